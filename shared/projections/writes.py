@@ -1,0 +1,75 @@
+"""Set-based writes for projections: one statement per table per batch, rows sorted by key.
+
+Sorting matters: two instances of one consumer group upserting the same keys in different orders
+would deadlock on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+Row = Mapping[str, Any]
+
+
+def dialect_insert(connection: AsyncConnection, table: sa.Table) -> Any:
+    if connection.dialect.name == "postgresql":
+        return pg_insert(table)
+    return sqlite_insert(table)
+
+
+def sorted_by_key(rows: Iterable[Row], keys: Sequence[str]) -> list[Row]:
+    return sorted(rows, key=lambda row: tuple(row[k] for k in keys))
+
+
+async def upsert(
+    connection: AsyncConnection,
+    table: sa.Table,
+    rows: Iterable[Row],
+    *,
+    keys: Sequence[str],
+    increment: Sequence[str] = (),
+) -> None:
+    """Insert or update rows; columns in ``increment`` are added to the stored value."""
+    ordered = sorted_by_key(rows, keys)
+    if not ordered:
+        return
+    statement = dialect_insert(connection, table)
+    columns = [c for c in ordered[0] if c not in keys]
+    updates = {
+        column: (table.c[column] + statement.excluded[column])
+        if column in increment
+        else statement.excluded[column]
+        for column in columns
+    }
+    statement = (
+        statement.on_conflict_do_update(index_elements=list(keys), set_=updates)
+        if updates
+        else statement.on_conflict_do_nothing(index_elements=list(keys))
+    )
+    await connection.execute(statement, ordered)
+
+
+async def update_where(
+    connection: AsyncConnection, table: sa.Table, rows: Iterable[Row], *, keys: Sequence[str]
+) -> None:
+    """UPDATE the non-key columns of existing rows, matched by ``keys`` (one executemany)."""
+    ordered = sorted_by_key(rows, keys)
+    if not ordered:
+        return
+    columns = [c for c in ordered[0] if c not in keys]
+    statement = (
+        sa.update(table)
+        .where(*(table.c[k] == sa.bindparam(f"key_{k}") for k in keys))
+        .values({c: sa.bindparam(f"value_{c}") for c in columns})
+    )
+    params = [
+        {**{f"key_{k}": row[k] for k in keys}, **{f"value_{c}": row[c] for c in columns}}
+        for row in ordered
+    ]
+    await connection.execute(statement, params)

@@ -1,0 +1,75 @@
+"""Tracing: one trace from the HTTP request through the append, the relay and each consumer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanProcessor
+
+from shared.telemetry.context import context_from_traceparent
+
+tracer = trace.get_tracer("kyodo")
+TRACEPARENT_KEY = '"traceparent":"'
+
+
+def build_tracer_provider(
+    service: str, *, otlp_endpoint: str | None = None, exporter: SpanExporter | None = None
+) -> TracerProvider:
+    provider = TracerProvider(resource=Resource.create({"service.name": f"kyodo-{service}"}))
+    processor: SpanProcessor | None = None
+    if exporter is not None:
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+        processor = SimpleSpanProcessor(exporter)
+    elif otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        processor = BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{otlp_endpoint}/v1/traces"))
+    if processor is not None:
+        provider.add_span_processor(processor)
+    return provider
+
+
+def traceparent_in(body: str) -> str | None:
+    """The traceparent inside a stored body, found without parsing the JSON."""
+    start = body.find(TRACEPARENT_KEY)
+    if start < 0:
+        return None
+    start += len(TRACEPARENT_KEY)
+    return body[start : body.index('"', start)]
+
+
+@contextmanager
+def relay_spans(service: str, rows: Sequence[tuple[int, str, str]]) -> Iterator[None]:
+    """A publish span for each relayed event that belongs to a trace."""
+    with ExitStack() as stack:
+        for position, ward, body in rows:
+            parent = context_from_traceparent(traceparent_in(body))
+            if parent is not None:
+                stack.enter_context(
+                    tracer.start_as_current_span(
+                        f"relay.publish {service}",
+                        context=parent,
+                        kind=trace.SpanKind.PRODUCER,
+                        attributes={"kyodo.position": position, "kyodo.ward": ward},
+                    )
+                )
+        yield
+
+
+@contextmanager
+def consume_spans(group: str, traceparents: Sequence[str | None]) -> Iterator[None]:
+    with ExitStack() as stack:
+        for traceparent in traceparents:
+            parent = context_from_traceparent(traceparent)
+            if parent is not None:
+                stack.enter_context(
+                    tracer.start_as_current_span(
+                        f"consume {group}", context=parent, kind=trace.SpanKind.CONSUMER
+                    )
+                )
+        yield

@@ -1,0 +1,107 @@
+"""The event store contract, run against SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.errors import ConcurrencyError, IdempotencyConflict
+from shared.events import EventActor, NewEvent
+from shared.eventstore import NO_STREAM, AppendContext, EventStore, StreamAppend
+
+STAFF = EventActor(subject="staff-1", role="staff")
+
+
+def context(ward: str = "nerima", **options: object) -> AppendContext:
+    return AppendContext(ward=ward, actor=STAFF, **options)  # type: ignore[arg-type]
+
+
+def happened(n: int = 1) -> list[NewEvent]:
+    return [NewEvent(event_type="test.ThingHappened", data={"n": i}) for i in range(n)]
+
+
+@pytest.fixture
+async def store(engine: AsyncEngine) -> EventStore:
+    created = EventStore(engine)
+    await created.create_tables()
+    return created
+
+
+async def test_append_assigns_versions_and_positions(store: EventStore) -> None:
+    first = await store.append("thing-1", NO_STREAM, happened(2), context())
+    second = await store.append("thing-2", NO_STREAM, happened(1), context("ota"))
+    assert [e.version for e in first.events] == [1, 2]
+    positions = [e.position for e in first.events + second.events]
+    assert positions == sorted(positions) and len(set(positions)) == 3
+    stored = await store.read_stream("thing-1")
+    assert [(e.version, e.data["n"], e.ward) for e in stored] == [(1, 0, "nerima"), (2, 1, "nerima")]
+    assert stored[0].occurred_at.tzinfo is not None
+
+
+async def test_stale_expected_version_raises_and_writes_nothing(store: EventStore) -> None:
+    await store.append("thing-1", NO_STREAM, happened(1), context())
+    before = await store.max_position()
+    with pytest.raises(ConcurrencyError):
+        await store.append_many(
+            [
+                StreamAppend("thing-2", NO_STREAM, happened(1)),
+                StreamAppend("thing-1", 0, happened(1)),
+            ],
+            context(),
+        )
+    assert await store.max_position() == before
+    assert await store.read_stream("thing-2") == []
+
+
+async def test_concurrent_appends_to_one_stream_admit_exactly_one(store: EventStore) -> None:
+    await store.append("thing-1", NO_STREAM, happened(1), context())
+    results = await asyncio.gather(
+        *(store.append("thing-1", 1, happened(1), context()) for _ in range(5)),
+        return_exceptions=True,
+    )
+    assert sum(not isinstance(r, Exception) for r in results) == 1
+    assert all(isinstance(r, ConcurrencyError) for r in results if isinstance(r, Exception))
+    assert [e.version for e in await store.read_stream("thing-1")] == [1, 2]
+
+
+async def test_idempotency_key_returns_first_result(store: EventStore) -> None:
+    keyed = context(idempotency_key="k-1", fingerprint="body-a")
+    first = await store.append("thing-1", None, happened(1), keyed)
+    again = await store.append("thing-1", None, happened(1), keyed)
+    assert again.replayed
+    assert [e.event_id for e in again.events] == [e.event_id for e in first.events]
+    assert len(await store.read_stream("thing-1")) == 1
+
+
+async def test_idempotency_key_with_other_body_is_refused(store: EventStore) -> None:
+    await store.append("thing-1", None, happened(1), context(idempotency_key="k", fingerprint="a"))
+    with pytest.raises(IdempotencyConflict):
+        await store.append("thing-1", None, happened(1), context(idempotency_key="k", fingerprint="b"))
+    assert len(await store.read_stream("thing-1")) == 1
+
+
+async def test_idempotency_keys_are_scoped_by_ward(store: EventStore) -> None:
+    await store.append("a", None, happened(1), context("nerima", idempotency_key="k", fingerprint="x"))
+    other = await store.append("b", None, happened(1), context("ota", idempotency_key="k", fingerprint="y"))
+    assert not other.replayed
+
+
+async def test_read_all_by_position_and_ward(store: EventStore) -> None:
+    for i in range(6):
+        await store.append(f"s{i}", NO_STREAM, happened(1), context("nerima" if i % 2 else "ota"))
+    everything = await store.read_all(limit=100)
+    assert [e.position for e in everything] == sorted(e.position for e in everything)
+    tail = await store.read_all(after=everything[2].position, limit=100)
+    assert tail == everything[3:]
+    assert {e.ward for e in await store.read_all(ward="ota")} == {"ota"}
+    pages = [page async for page in store.iterate_all(batch=4)]
+    assert [len(p) for p in pages] == [4, 2]
+
+
+async def test_japanese_text_round_trips(store: EventStore) -> None:
+    data = {"name": "練馬区 ねりま協働ラボ", "personal": {"name": "山田 花子"}}
+    await store.append("x", NO_STREAM, [NewEvent(event_type="test.Named", data=data)], context())
+    (stored,) = await store.read_stream("x")
+    assert stored.data == data

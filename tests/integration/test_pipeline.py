@@ -1,0 +1,177 @@
+"""Store → relay → Redis Streams → consumer group → projection, on real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import pytest
+import sqlalchemy as sa
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.bus import ConsumerConfig, GroupConsumer, OutboxRelay, StreamNames
+from shared.events import EventActor, NewEvent
+from shared.eventstore import AppendContext, EventStore
+from shared.projections.runner import ProjectionRunner
+from shared.testing.probe import POISON, ProbeProjection, applied
+
+pytestmark = pytest.mark.redis
+ACTOR = EventActor(subject="t", role="staff")
+
+
+@dataclass
+class Pipeline:
+    store: EventStore
+    relay: OutboxRelay
+    runner: ProjectionRunner
+    consumer: GroupConsumer
+    read_engine: AsyncEngine
+
+    async def append(self, n: int, ward: str = "nerima", event_type: str = "test.Done") -> None:
+        for _ in range(n):
+            await self.store.append(
+                "s", None, [NewEvent(event_type=event_type, data={})], AppendContext(ward, ACTOR)
+            )
+
+    async def drain(self) -> None:
+        while await self.relay.publish_once():
+            pass
+        while await self.consumer.poll_once():
+            pass
+
+    async def applied_ids(self) -> list[str]:
+        async with self.read_engine.connect() as connection:
+            return list((await connection.execute(sa.select(applied.c.event_id))).scalars())
+
+    async def appended_ids(self) -> list[str]:
+        return [str(e.event_id) for e in await self.store.read_all(limit=100_000)]
+
+
+@pytest.fixture
+async def pipeline(
+    redis: Redis, stream_names: StreamNames, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Pipeline]:
+    from tests.conftest import sqlite_engine
+
+    write_engine = await sqlite_engine(tmp_path_factory, "source")
+    read_engine = await sqlite_engine(tmp_path_factory, "reader")
+    store = EventStore(write_engine)
+    await store.create_tables()
+    relay = OutboxRelay(store, redis, stream_names, service="test", batch=50)
+    await relay.start()
+    runner = ProjectionRunner(read_engine, ProbeProjection())
+    await runner.create_tables()
+    config = ConsumerConfig(
+        group="reader",
+        streams=stream_names.all_events("test"),
+        consumer="c1",
+        batch=20,
+        block_ms=10,
+        claim_idle_ms=1,
+        max_deliveries=3,
+    )
+    consumer = GroupConsumer(redis, stream_names, config, runner.handle_messages)
+    await consumer.ensure_groups()
+    yield Pipeline(store, relay, runner, consumer, read_engine)
+    await write_engine.dispose()
+    await read_engine.dispose()
+
+
+async def test_every_event_is_applied_once(pipeline: Pipeline) -> None:
+    await pipeline.append(30, "nerima")
+    await pipeline.append(30, "ota")
+    await pipeline.drain()
+    assert sorted(await pipeline.applied_ids()) == sorted(await pipeline.appended_ids())
+
+
+async def test_events_are_partitioned_by_ward(pipeline: Pipeline, redis: Redis) -> None:
+    await pipeline.append(5, "nerima")
+    await pipeline.append(5, "ota")
+    await pipeline.drain()
+    names = pipeline.relay.names
+    for ward in ("nerima", "ota"):
+        entries = await redis.xrange(names.events_for_ward("test", ward))
+        wards = {b'"ward":"' + ward.encode() + b'"' in fields[b"e"] for _id, fields in entries}
+        assert wards == {True}
+        positions = [int(fields[b"p"]) for _id, fields in entries]
+        assert positions == sorted(positions)
+
+
+async def test_republished_events_are_not_applied_twice(pipeline: Pipeline) -> None:
+    await pipeline.append(10)
+    await pipeline.drain()
+    await pipeline.relay.save_cursor(0)
+    await pipeline.relay.start()
+    await pipeline.relay.redis.set(pipeline.relay.names.relay_marker("test"), 0)
+    await pipeline.drain()
+    ids = await pipeline.applied_ids()
+    assert len(ids) == 10 == len(set(ids))
+
+
+async def test_flushed_redis_is_refilled_and_nothing_applied_twice(
+    pipeline: Pipeline, redis: Redis, stream_names: StreamNames
+) -> None:
+    await pipeline.append(15)
+    await pipeline.drain()
+    keys = [k async for k in redis.scan_iter(match=f"{stream_names.prefix}:*")]
+    await redis.delete(*keys)  # what FLUSHALL does to this run's keys
+    await pipeline.append(5)
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(pipeline.relay.run(stop)),
+        asyncio.create_task(pipeline.consumer.run(stop)),
+    ]
+    await _until(lambda: _count_is(pipeline, 20))
+    stop.set()
+    await asyncio.gather(*tasks)
+    ids = await pipeline.applied_ids()
+    assert sorted(ids) == sorted(await pipeline.appended_ids())
+
+
+async def test_poison_event_is_dead_lettered_and_others_flow(
+    pipeline: Pipeline, redis: Redis, stream_names: StreamNames
+) -> None:
+    await pipeline.append(3)
+    await pipeline.append(1, event_type=POISON)
+    await pipeline.append(3)
+    await pipeline.drain()
+    assert len(await pipeline.applied_ids()) == 6
+    dead_key = stream_names.dead_letters("reader")
+    for _ in range(10):
+        await asyncio.sleep(0.01)
+        await pipeline.consumer.reclaim_once()
+        if await redis.xlen(dead_key):
+            break
+    (dead,) = await redis.xrange(dead_key)
+    assert b"PoisonError" in dead[1][b"error"]
+    assert await redis.xpending(dead[1][b"source_stream"].decode(), "reader") == {
+        "pending": 0, "min": None, "max": None, "consumers": []
+    }
+    await pipeline.append(2)
+    await pipeline.drain()
+    assert len(await pipeline.applied_ids()) == 8
+
+    from shared.bus.deadletters import redrive
+
+    pipeline.runner.projection.poison_fails = False  # type: ignore[attr-defined]
+    assert await redrive(redis, stream_names, "reader") == 1
+    await pipeline.drain()
+    await pipeline.drain()
+    ids = await pipeline.applied_ids()
+    assert sorted(ids) == sorted(await pipeline.appended_ids())
+    assert await redis.xlen(dead_key) == 0
+
+
+async def _count_is(pipeline: Pipeline, expected: int) -> bool:
+    return len(await pipeline.applied_ids()) >= expected
+
+
+async def _until(condition: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if await condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not reached in time")
