@@ -34,6 +34,14 @@ def build_tracer_provider(
     return provider
 
 
+def install_tracer_provider(provider: TracerProvider) -> bool:
+    """Install the process-wide provider once; later calls (several apps in a test) keep the first."""
+    if isinstance(trace.get_tracer_provider(), TracerProvider):
+        return False
+    trace.set_tracer_provider(provider)
+    return True
+
+
 def traceparent_in(body: str) -> str | None:
     """The traceparent inside a stored body, found without parsing the JSON."""
     start = body.find(TRACEPARENT_KEY)

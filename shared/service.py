@@ -1,0 +1,211 @@
+"""What every service process shares: engine, event store, relay, consumer group, HTTP app.
+
+A service describes itself with a ServiceSpec; ``build_service`` is the one place that creates
+clients, and nothing is created at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.bus.consumer import ConsumerConfig, GroupConsumer, default_consumer_name
+from shared.bus.relay import OutboxRelay
+from shared.bus.streams import StreamNames
+from shared.clock import Clock, utc_now
+from shared.db import create_engine, ensure_schema
+from shared.eventstore.store import EventStore
+from shared.projections.composite import CompositeProjection
+from shared.projections.runner import Projection, ProjectionRunner
+from shared.settings import Settings
+from shared.telemetry.http import TraceMiddleware
+from shared.telemetry.tracing import build_tracer_provider, install_tracer_provider
+from shared.web.auth import TokenVerifier
+from shared.web.limits import BodySizeLimit
+from shared.web.problems import install_problem_handlers
+
+log = logging.getLogger("kyodo.service")
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    title: str
+    routers: Sequence[APIRouter] = ()
+    projections: Sequence[Projection] = ()
+    consumes: Sequence[str] = ()
+    """Services whose event streams this one reads (its own included when it projects them)."""
+    on_start: Sequence[Callable[[ServiceContext], Any]] = ()
+
+
+@dataclass
+class ServiceContext:
+    """Everything a route or handler may need, held on ``app.state.ctx``."""
+
+    name: str
+    settings: Settings
+    engine: AsyncEngine
+    store: EventStore
+    redis: Redis
+    names: StreamNames
+    clock: Clock
+    runner: ProjectionRunner | None = None
+    relay: OutboxRelay | None = None
+    consumer: GroupConsumer | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def healthy_workers(self) -> bool:
+        return all(not task.done() for task in self.tasks)
+
+
+def build_context(
+    spec: ServiceSpec,
+    settings: Settings,
+    *,
+    store: EventStore | None = None,
+    redis: Redis | None = None,
+    clock: Clock | None = None,
+) -> ServiceContext:
+    schema = settings.schema_for(spec.name)
+    engine = store.engine if store else create_engine(settings.database_url_for(spec.name), schema=schema)
+    the_clock = clock or utc_now
+    context = ServiceContext(
+        name=spec.name,
+        settings=settings,
+        engine=engine,
+        store=store or EventStore(engine, clock=the_clock),
+        redis=redis or Redis.from_url(settings.redis_url),
+        names=StreamNames(settings.stream_prefix, settings.partitions),
+        clock=the_clock,
+    )
+    if spec.projections:
+        projection = CompositeProjection(spec.name, spec.projections)
+        context.runner = ProjectionRunner(engine, projection)
+    return context
+
+
+async def start_context(spec: ServiceSpec, context: ServiceContext, *, workers: bool = True) -> None:
+    await ensure_schema(context.engine, context.settings.schema_for(spec.name))
+    await context.store.create_tables()
+    if context.runner is not None:
+        await context.runner.create_tables()
+    context.relay = OutboxRelay(
+        context.store,
+        context.redis,
+        context.names,
+        service=spec.name,
+        batch=context.settings.relay_batch,
+        idle_sleep=context.settings.relay_idle_sleep,
+    )
+    context.store.listeners.append(context.relay.wakeup.set)
+    if context.runner is not None and spec.consumes:
+        streams = [s for source in spec.consumes for s in context.names.all_events(source)]
+        config = ConsumerConfig(
+            group=spec.name,
+            streams=streams,
+            consumer=default_consumer_name(),
+            batch=context.settings.consumer_batch,
+            block_ms=context.settings.consumer_block_ms,
+            claim_idle_ms=context.settings.claim_idle_ms,
+            max_deliveries=context.settings.max_deliveries,
+        )
+        context.consumer = GroupConsumer(
+            context.redis, context.names, config, context.runner.handle_messages
+        )
+    for hook in spec.on_start:
+        result = hook(context)
+        if asyncio.iscoroutine(result):
+            await result
+    if workers:
+        context.tasks.append(asyncio.create_task(context.relay.run(context.stop)))
+        if context.consumer is not None:
+            context.tasks.append(asyncio.create_task(context.consumer.run(context.stop)))
+
+
+async def stop_context(context: ServiceContext) -> None:
+    context.stop.set()
+    for task in context.tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(task, timeout=5)
+    await context.redis.aclose()
+    await context.engine.dispose()
+
+
+def build_service(
+    spec: ServiceSpec,
+    settings: Settings,
+    *,
+    store: EventStore | None = None,
+    redis: Redis | None = None,
+    clock: Clock | None = None,
+    workers: bool = True,
+) -> FastAPI:
+    context = build_context(spec, settings, store=store, redis=redis, clock=clock)
+    install_tracer_provider(build_tracer_provider(spec.name, otlp_endpoint=settings.otlp_endpoint))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await start_context(spec, context, workers=workers)
+        try:
+            yield
+        finally:
+            await stop_context(context)
+
+    app = FastAPI(title=spec.title, lifespan=lifespan, docs_url="/docs")
+    app.state.ctx = context
+    app.state.token_verifier = TokenVerifier(settings)
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(TraceMiddleware, service=spec.name)
+    app.include_router(health_router())
+    for router in spec.routers:
+        app.include_router(router)
+    return app
+
+
+def health_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/health/live")
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/health/ready")
+    async def ready(request: Request) -> JSONResponse:
+        context: ServiceContext = request.app.state.ctx
+        checks = {
+            "database": await _database_ok(context.engine),
+            "redis": await _redis_ok(context.redis),
+            "workers": context.healthy_workers(),
+        }
+        status = 200 if all(checks.values()) else 503
+        return JSONResponse({"ready": status == 200, "checks": checks}, status_code=status)
+
+    return router
+
+
+async def _database_ok(engine: AsyncEngine) -> bool:
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(sa.text("SELECT 1"))
+    except Exception:  # noqa: BLE001
+        return False
+    return True
+
+
+async def _redis_ok(redis: Redis) -> bool:
+    try:
+        return bool(await redis.ping())
+    except Exception:  # noqa: BLE001
+        return False

@@ -1,0 +1,34 @@
+"""A server span per HTTP request, continuing the caller's trace when it sends a traceparent."""
+
+from __future__ import annotations
+
+from opentelemetry import trace
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.telemetry.tracing import tracer
+
+_propagator = TraceContextTextMapPropagator()
+
+
+class TraceMiddleware:
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/health"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        parent = _propagator.extract(headers)
+        name = f"{scope['method']} {scope['path']}"
+        with tracer.start_as_current_span(name, context=parent, kind=trace.SpanKind.SERVER) as span:
+            span.set_attribute("kyodo.service", self.service)
+
+            async def send_with_status(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    span.set_attribute("http.response.status_code", message["status"])
+                await send(message)
+
+            await self.app(scope, receive, send_with_status)

@@ -1,0 +1,47 @@
+"""From an HTTP request to the context an append needs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from fastapi import Request
+
+from shared.errors import InvalidCommand
+from shared.eventstore.store import AppendContext
+from shared.web.auth import Principal
+
+IDEMPOTENCY_HEADER = "idempotency-key"
+
+
+def fingerprint(payload: Any) -> str:
+    """A stable hash of a request body: the same key with another body is refused."""
+    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def append_context(
+    request: Request,
+    principal: Principal,
+    ward: str,
+    *,
+    payload: Any = None,
+    scope: str | None = None,
+    require_idempotency_key: bool = False,
+    policy_version: int | None = None,
+) -> AppendContext:
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if require_idempotency_key and not key:
+        raise InvalidCommand("this request needs an Idempotency-Key header")
+    if key is not None and not 1 <= len(key) <= 200:
+        raise InvalidCommand("Idempotency-Key must be 1 to 200 characters")
+    return AppendContext(
+        ward=ward,
+        actor=principal.event_actor(),
+        correlation_id=request.headers.get("x-correlation-id"),
+        policy_version=policy_version,
+        idempotency_scope=scope or request.url.path,
+        idempotency_key=key,
+        fingerprint=fingerprint(payload) if key else None,
+    )
