@@ -45,6 +45,7 @@ class ConsumerConfig:
     streams: Sequence[str]
     consumer: str
     batch: int = 500
+    """COUNT per stream in one XREADGROUP: a batch holds at most batch × len(streams) entries."""
     block_ms: int = 200
     claim_idle_ms: int = 30_000
     max_deliveries: int = 5

@@ -55,13 +55,11 @@ class OutboxRelay:
         await self.start()
         while not stop.is_set():
             try:
-                published = await self.publish_once()
+                if await self.publish_once() == 0:
+                    await self._idle(stop)
             except TRANSIENT_ERRORS as error:
                 log.warning("relay %s cannot reach Redis: %s", self.service, error)
                 await asyncio.sleep(0.5)
-                continue
-            if published == 0:
-                await self._idle(stop)
 
     async def _idle(self, stop: asyncio.Event) -> None:
         if time.monotonic() - self._last_marker_check > MARKER_CHECK_INTERVAL:
