@@ -251,6 +251,12 @@ def test_lookups_raise_a_clear_error() -> None:
         get_programme(load_builtin_pack("ota"), "mirai_sozo_challenge")
 
 
+@pytest.mark.parametrize("code", ["", "child", "childcarex", "Childcare", " childcare"])
+def test_lookups_match_whole_codes_only(code: str) -> None:
+    with pytest.raises(UnknownPolicyCodeError):
+        get_activity_field(load_builtin_pack("nerima"), code)
+
+
 @pytest.mark.parametrize(
     ("ward", "path"),
     [
