@@ -1,13 +1,24 @@
-"""Database engines: a SQLite file per service (embedded default) or a PostgreSQL schema each."""
+"""Databases: a SQLite file per service (embedded default) or a PostgreSQL schema each.
+
+SQL runs synchronously in worker threads, one hop per unit of work: an append or a projection
+batch crosses the thread boundary once, instead of once per cursor call as async drivers do.
+SQLite gets a single writer thread (it has a single writer anyway); PostgreSQL several.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
 
-from sqlalchemy import event, text
+import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
+
+T = TypeVar("T")
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -22,21 +33,33 @@ def is_sqlite(url: str | URL) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, schema: str | None = None, **options: Any) -> AsyncEngine:
-    if is_sqlite(url):
-        return _sqlite_engine(url, **options)
-    return _postgres_engine(url, schema=schema, **options)
-
-
-def _sqlite_engine(url: str, **options: Any) -> AsyncEngine:
+def sync_url(url: str) -> str:
+    """The synchronous driver for a URL (aiosqlite → pysqlite, psycopg stays psycopg)."""
     parsed = make_url(url)
-    if parsed.database and parsed.database != ":memory:":
-        from pathlib import Path
+    if parsed.drivername == "sqlite+aiosqlite":
+        parsed = parsed.set(drivername="sqlite+pysqlite")
+    elif parsed.drivername in {"postgresql", "postgresql+asyncpg"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
 
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, poolclass=NullPool, **options)
 
-    @event.listens_for(engine.sync_engine, "connect")
+def create_sync_engine(url: str, *, schema: str | None = None, writer: bool = True) -> sa.Engine:
+    url = sync_url(url)
+    if is_sqlite(url):
+        return _sqlite_engine(url, writer=writer)
+    connect_args = {"options": f"-c search_path={schema}"} if schema else {}
+    return sa.create_engine(
+        url, connect_args=connect_args, pool_size=10, max_overflow=20, pool_pre_ping=True
+    )
+
+
+def _sqlite_engine(url: str, *, writer: bool) -> sa.Engine:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"check_same_thread": False}, pool_size=8)
+
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, open transactions, so BEGIN IMMEDIATE below is ours.
         dbapi_connection.isolation_level = None
@@ -45,26 +68,63 @@ def _sqlite_engine(url: str, **options: Any) -> AsyncEngine:
             cursor.execute(pragma)
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        # Take the write lock up front: positions then commit in the order they were assigned.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        # Writers take the write lock up front, so positions commit in the order assigned;
+        # readers take a deferred snapshot and never wait for writers (WAL).
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
     return engine
 
 
-def _postgres_engine(url: str, *, schema: str | None, **options: Any) -> AsyncEngine:
-    connect_args: dict[str, Any] = dict(options.pop("connect_args", {}))
-    if schema:
-        connect_args["options"] = f"-c search_path={schema}"
-    options.setdefault("pool_size", 10)
-    options.setdefault("max_overflow", 20)
-    options.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, connect_args=connect_args, **options)
+class Database:
+    """A service's database: a sync engine plus the threads that run its units of work."""
 
+    def __init__(self, url: str, *, schema: str | None = None) -> None:
+        self.url = url
+        self.schema = schema
+        self.engine = create_sync_engine(url, schema=schema)
+        self.read_engine = (
+            create_sync_engine(url, writer=False) if is_sqlite(sync_url(url)) else self.engine
+        )
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self.is_postgres = self.engine.dialect.name == "postgresql"
+        self._writer = ThreadPoolExecutor(1 if self.is_sqlite else 8, thread_name_prefix="db-write")
+        self._reader = ThreadPoolExecutor(4, thread_name_prefix="db-read")
 
-async def ensure_schema(engine: AsyncEngine, schema: str | None) -> None:
-    if schema is None or engine.dialect.name != "postgresql":
-        return
-    async with engine.begin() as connection:
-        await connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    async def write(self, work: Callable[[sa.Connection], T]) -> T:
+        """Run ``work`` in one transaction, committed when it returns."""
+        return await self._submit(self._writer, self._in_transaction, work)
+
+    async def read(self, work: Callable[[sa.Connection], T]) -> T:
+        return await self._submit(self._reader, self._in_connection, work)
+
+    def _in_transaction(self, work: Callable[[sa.Connection], T]) -> T:
+        with self.engine.begin() as connection:
+            return work(connection)
+
+    def _in_connection(self, work: Callable[[sa.Connection], T]) -> T:
+        with self.read_engine.connect() as connection:
+            return work(connection)
+
+    async def _submit(self, pool: ThreadPoolExecutor, function: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(pool, functools.partial(function, *args))
+
+    def ensure_schema(self) -> None:
+        if self.schema and self.is_postgres:
+            with self.engine.begin() as connection:
+                connection.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+
+    async def create_all(self, metadata: sa.MetaData) -> None:
+        await self._submit(self._writer, self._create_all, metadata)
+
+    def _create_all(self, metadata: sa.MetaData) -> None:
+        self.ensure_schema()
+        metadata.create_all(self.engine)
+
+    def dispose(self) -> None:
+        self._writer.shutdown(wait=True)
+        self._reader.shutdown(wait=True)
+        self.engine.dispose()
+        self.read_engine.dispose()

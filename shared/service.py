@@ -17,13 +17,12 @@ import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.bus.consumer import ConsumerConfig, GroupConsumer, default_consumer_name
 from shared.bus.relay import OutboxRelay
 from shared.bus.streams import StreamNames
 from shared.clock import Clock, utc_now
-from shared.db import create_engine, ensure_schema
+from shared.db import Database
 from shared.eventstore.store import EventStore
 from shared.projections.composite import CompositeProjection
 from shared.projections.runner import Projection, ProjectionRunner
@@ -54,7 +53,7 @@ class ServiceContext:
 
     name: str
     settings: Settings
-    engine: AsyncEngine
+    database: Database
     store: EventStore
     redis: Redis
     names: StreamNames
@@ -77,32 +76,30 @@ def build_context(
     redis: Redis | None = None,
     clock: Clock | None = None,
 ) -> ServiceContext:
-    schema = settings.schema_for(spec.name)
-    engine = (
-        store.engine
+    database = (
+        store.database
         if store
-        else create_engine(settings.database_url_for(spec.name), schema=schema)
+        else Database(settings.database_url_for(spec.name), schema=settings.schema_for(spec.name))
     )
     the_clock = clock or utc_now
     context = ServiceContext(
         name=spec.name,
         settings=settings,
-        engine=engine,
-        store=store or EventStore(engine, clock=the_clock),
+        database=database,
+        store=store or EventStore(database, clock=the_clock),
         redis=redis or Redis.from_url(settings.redis_url),
         names=StreamNames(settings.stream_prefix, settings.partitions),
         clock=the_clock,
     )
     if spec.projections:
         projection = CompositeProjection(spec.name, spec.projections)
-        context.runner = ProjectionRunner(engine, projection)
+        context.runner = ProjectionRunner(database, projection)
     return context
 
 
 async def start_context(
     spec: ServiceSpec, context: ServiceContext, *, workers: bool = True
 ) -> None:
-    await ensure_schema(context.engine, context.settings.schema_for(spec.name))
     await context.store.create_tables()
     if context.runner is not None:
         await context.runner.create_tables()
@@ -145,7 +142,7 @@ async def stop_context(context: ServiceContext) -> None:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(task, timeout=5)
     await context.redis.aclose()
-    await context.engine.dispose()
+    context.database.dispose()
 
 
 def build_service(
@@ -191,7 +188,7 @@ def health_router() -> APIRouter:
     async def ready(request: Request) -> JSONResponse:
         context: ServiceContext = request.app.state.ctx
         checks = {
-            "database": await _database_ok(context.engine),
+            "database": await _database_ok(context.database),
             "redis": await _redis_ok(context.redis),
             "workers": context.healthy_workers(),
         }
@@ -201,10 +198,9 @@ def health_router() -> APIRouter:
     return router
 
 
-async def _database_ok(engine: AsyncEngine) -> bool:
+async def _database_ok(database: Database) -> bool:
     try:
-        async with engine.connect() as connection:
-            await connection.execute(sa.text("SELECT 1"))
+        await database.read(lambda connection: connection.execute(sa.text("SELECT 1")))
     except Exception:
         return False
     return True

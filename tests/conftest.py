@@ -5,10 +5,9 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import sqlalchemy as sa
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.bus.streams import StreamNames
-from shared.db import create_engine
+from shared.db import Database
 from shared.testing.services import postgres_url, redis_url, services_required, unique_name
 
 
@@ -40,9 +39,9 @@ async def stream_names(redis: Redis) -> AsyncIterator[StreamNames]:
         await redis.delete(*keys)
 
 
-async def sqlite_engine(tmp_path_factory: pytest.TempPathFactory, name: str) -> AsyncEngine:
+def sqlite_database(tmp_path_factory: pytest.TempPathFactory, name: str) -> Database:
     path = tmp_path_factory.mktemp("db") / f"{name}.sqlite3"
-    return create_engine(f"sqlite+aiosqlite:///{path}")
+    return Database(f"sqlite:///{path}")
 
 
 @pytest.fixture
@@ -64,14 +63,14 @@ def postgres_schema() -> Iterator[tuple[str, str]]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def engine(
+def database(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[AsyncEngine]:
+) -> Iterator[Database]:
     """The same contract runs against every store backend."""
     if request.param == "sqlite":
-        created = await sqlite_engine(tmp_path_factory, "store")
+        created = sqlite_database(tmp_path_factory, "store")
     else:
         url, schema = request.getfixturevalue("postgres_schema")
-        created = create_engine(url, schema=schema)
+        created = Database(url, schema=schema)
     yield created
-    await created.dispose()
+    created.dispose()

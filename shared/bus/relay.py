@@ -12,13 +12,9 @@ import asyncio
 import logging
 import time
 
-import sqlalchemy as sa
 from redis.asyncio import Redis
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from shared.bus.streams import TRANSIENT_ERRORS, StreamNames
-from shared.eventstore.schema import relay_cursors
 from shared.eventstore.store import EventStore
 from shared.telemetry.metrics import relay_published
 from shared.telemetry.tracing import relay_spans
@@ -114,21 +110,10 @@ class OutboxRelay:
         return True
 
     async def load_cursor(self) -> int:
-        async with self.store.engine.connect() as connection:
-            query = sa.select(relay_cursors.c.position).where(relay_cursors.c.name == self.service)
-            value = (await connection.execute(query)).scalar_one_or_none()
-        return int(value or 0)
+        return await self.store.load_cursor(self.service)
 
     async def save_cursor(self, position: int) -> None:
-        dialect_insert = (
-            pg_insert if self.store.engine.dialect.name == "postgresql" else sqlite_insert
-        )
-        statement = dialect_insert(relay_cursors).values(name=self.service, position=position)
-        statement = statement.on_conflict_do_update(
-            index_elements=[relay_cursors.c.name], set_={"position": position}
-        )
-        async with self.store.engine.begin() as connection:
-            await connection.execute(statement)
+        await self.store.save_cursor(self.service, position)
 
     async def lag(self) -> int:
         return await self.store.max_position() - self.cursor

@@ -5,7 +5,6 @@ from shared.eventstore.store import (
     AppendResult,
     EventStore,
     StreamAppend,
-    envelope_from_wire,
 )
 
 __all__ = [
@@ -15,5 +14,4 @@ __all__ = [
     "AppendResult",
     "EventStore",
     "StreamAppend",
-    "envelope_from_wire",
 ]

@@ -10,18 +10,20 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.clock import Clock, utc_now
+from shared.db import Database
 from shared.errors import ConcurrencyError, IdempotencyConflict
 from shared.events.envelope import EventActor, EventEnvelope, NewEvent
-from shared.eventstore.schema import events, idempotency_keys, metadata
+from shared.eventstore.schema import events, idempotency_keys, metadata, relay_cursors
 from shared.telemetry.context import current_traceparent
 from shared.telemetry.metrics import appended_events
 
@@ -62,22 +64,14 @@ class AppendResult:
         return self.events[-1].position if self.events else 0
 
 
-@dataclass
-class _Prepared:
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    documents: list[dict[str, Any]] = field(default_factory=list)
-
-
 class EventStore:
-    def __init__(self, engine: AsyncEngine, *, clock: Clock = utc_now) -> None:
-        self.engine = engine
+    def __init__(self, database: Database, *, clock: Clock = utc_now) -> None:
+        self.database = database
         self.clock = clock
-        self._is_postgres = engine.dialect.name == "postgresql"
         self.listeners: list[Callable[[], None]] = []
 
     async def create_tables(self) -> None:
-        async with self.engine.begin() as connection:
-            await connection.run_sync(metadata.create_all)
+        await self.database.create_all(metadata)
 
     async def append(
         self,
@@ -94,135 +88,55 @@ class EventStore:
         self, appends: Sequence[StreamAppend], context: AppendContext
     ) -> AppendResult:
         """Append to one or more streams in a single transaction; all or nothing."""
+        prepared = _prepare(appends, context, self.clock(), current_traceparent())
         try:
-            async with self.engine.begin() as connection:
-                await self._lock_appends(connection)
-                replay = await self._replay_idempotent(connection, context)
-                if replay is not None:
-                    return replay
-                prepared = await self._prepare(connection, appends, context)
-                if not prepared.rows:
-                    return AppendResult([])
-                positions = await self._insert(connection, prepared.rows)
-                await self._remember_key(connection, context, positions)
+            result = await self.database.write(
+                lambda connection: self._append(connection, prepared, context)
+            )
         except IntegrityError as error:
             return await self._after_integrity_error(error, appends, context)
-        for listener in self.listeners:
-            listener()
-        appended_events.add(len(positions))
+        if not result.replayed and result.events:
+            appended_events.add(len(result.events))
+            for listener in self.listeners:
+                listener()
+        return result
+
+    def _append(
+        self, connection: sa.Connection, prepared: _Prepared, context: AppendContext
+    ) -> AppendResult:
+        if self.database.is_postgres:
+            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(APPEND_LOCK_KEY)))
+        replay = _replay_idempotent(connection, context)
+        if replay is not None:
+            return replay
+        versions = {
+            stream_id: _current_version(connection, stream_id) for stream_id in prepared.expected
+        }
+        for stream_id, expected in prepared.expected.items():
+            if expected is not None and expected != versions[stream_id]:
+                raise ConcurrencyError(
+                    f"stream {stream_id} is at version {versions[stream_id]}, expected {expected}",
+                    stream_id=stream_id,
+                    actual_version=versions[stream_id],
+                )
+        if not prepared.documents:
+            return AppendResult([])
+        rows = prepared.rows(versions)
+        statement = sa.insert(events).returning(events.c.position, sort_by_parameter_order=True)
+        positions = [int(p) for p in connection.execute(statement, rows).scalars().all()]
+        _remember_key(connection, context, positions, self.clock())
         return AppendResult(
             [
-                _envelope(doc, position)
-                for doc, position in zip(prepared.documents, positions, strict=True)
+                EventEnvelope.from_body(row["body"], position)
+                for row, position in zip(rows, positions, strict=True)
             ]
-        )
-
-    async def _lock_appends(self, connection: AsyncConnection) -> None:
-        if self._is_postgres:
-            await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(APPEND_LOCK_KEY)))
-
-    async def _prepare(
-        self, connection: AsyncConnection, appends: Sequence[StreamAppend], context: AppendContext
-    ) -> _Prepared:
-        prepared = _Prepared()
-        now = self.clock()
-        correlation_id = context.correlation_id or str(uuid.uuid4())
-        traceparent = current_traceparent()
-        for append in appends:
-            version = await self._current_version(connection, append.stream_id)
-            if append.expected_version is not None and append.expected_version != version:
-                raise ConcurrencyError(
-                    f"stream {append.stream_id} is at version {version}, "
-                    f"expected {append.expected_version}",
-                    stream_id=append.stream_id,
-                    actual_version=version,
-                )
-            for offset, new in enumerate(append.events, start=1):
-                document = {
-                    "event_id": str(new.event_id),
-                    "event_type": new.event_type,
-                    "schema_version": new.schema_version,
-                    "ward": context.ward,
-                    "stream_id": append.stream_id,
-                    "version": version + offset,
-                    "occurred_at": (context.occurred_at or now).isoformat(),
-                    "recorded_at": now.isoformat(),
-                    "actor": context.actor.model_dump(mode="json"),
-                    "correlation_id": correlation_id,
-                    "causation_id": context.causation_id,
-                    "traceparent": traceparent,
-                    "policy_version": context.policy_version,
-                    "data": new.data,
-                }
-                prepared.documents.append(document)
-                prepared.rows.append(
-                    {
-                        "event_id": document["event_id"],
-                        "event_type": new.event_type,
-                        "ward": context.ward,
-                        "stream_id": append.stream_id,
-                        "version": document["version"],
-                        "recorded_at": now,
-                        "body": json.dumps(document, ensure_ascii=False, separators=(",", ":")),
-                    }
-                )
-        return prepared
-
-    async def _current_version(self, connection: AsyncConnection, stream_id: str) -> int:
-        query = sa.select(sa.func.coalesce(sa.func.max(events.c.version), 0)).where(
-            events.c.stream_id == stream_id
-        )
-        return int((await connection.execute(query)).scalar_one())
-
-    async def _insert(self, connection: AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
-        statement = sa.insert(events).returning(events.c.position, sort_by_parameter_order=True)
-        result = await connection.execute(statement, rows)
-        return [int(position) for position in result.scalars().all()]
-
-    async def _replay_idempotent(
-        self, connection: AsyncConnection, context: AppendContext
-    ) -> AppendResult | None:
-        if context.idempotency_key is None:
-            return None
-        row = (
-            await connection.execute(
-                sa.select(idempotency_keys).where(
-                    idempotency_keys.c.scope == _scope(context),
-                    idempotency_keys.c.key == context.idempotency_key,
-                )
-            )
-        ).one_or_none()
-        if row is None:
-            return None
-        if row.fingerprint != (context.fingerprint or ""):
-            raise IdempotencyConflict(
-                f"idempotency key {context.idempotency_key!r} was used for a different request"
-            )
-        stored = await self._read_positions(connection, row.first_position, row.last_position)
-        return AppendResult(stored, replayed=True)
-
-    async def _remember_key(
-        self, connection: AsyncConnection, context: AppendContext, positions: list[int]
-    ) -> None:
-        if context.idempotency_key is None:
-            return
-        await connection.execute(
-            sa.insert(idempotency_keys).values(
-                scope=_scope(context),
-                key=context.idempotency_key,
-                fingerprint=context.fingerprint or "",
-                first_position=positions[0],
-                last_position=positions[-1],
-                created_at=self.clock(),
-            )
         )
 
     async def _after_integrity_error(
         self, error: IntegrityError, appends: Sequence[StreamAppend], context: AppendContext
     ) -> AppendResult:
         if context.idempotency_key is not None:
-            async with self.engine.connect() as connection:
-                replay = await self._replay_idempotent(connection, context)
+            replay = await self.database.read(lambda c: _replay_idempotent(c, context))
             if replay is not None:
                 return replay
         streams = ", ".join(append.stream_id for append in appends)
@@ -234,15 +148,14 @@ class EventStore:
             .where(events.c.stream_id == stream_id, events.c.version > after_version)
             .order_by(events.c.version)
         )
-        async with self.engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
-        return [_envelope(json.loads(row.body), row.position) for row in rows]
+        rows = await self.database.read(lambda c: c.execute(query).all())
+        return [EventEnvelope.from_body(row.body, row.position) for row in rows]
 
     async def read_all(
         self, *, after: int = 0, limit: int = 1000, ward: str | None = None
     ) -> list[EventEnvelope]:
         rows = await self.read_raw(after=after, limit=limit, ward=ward)
-        return [_envelope(json.loads(body), position) for position, _ward, body in rows]
+        return [EventEnvelope.from_body(body, position) for position, _ward, body in rows]
 
     async def read_raw(
         self, *, after: int = 0, limit: int = 1000, ward: str | None = None
@@ -254,9 +167,8 @@ class EventStore:
         if ward is not None:
             query = query.where(events.c.ward == ward)
         query = query.order_by(events.c.position).limit(limit)
-        async with self.engine.connect() as connection:
-            result = await connection.execute(query)
-            return [(int(p), str(w), str(b)) for p, w, b in result.all()]
+        rows = await self.database.read(lambda c: c.execute(query).all())
+        return [(int(p), str(w), str(b)) for p, w, b in rows]
 
     async def iterate_all(
         self, *, after: int = 0, batch: int = 1000, ward: str | None = None
@@ -266,29 +178,131 @@ class EventStore:
             after = page[-1].position
 
     async def max_position(self) -> int:
-        async with self.engine.connect() as connection:
-            query = sa.select(sa.func.coalesce(sa.func.max(events.c.position), 0))
-            return int((await connection.execute(query)).scalar_one())
+        query = sa.select(sa.func.coalesce(sa.func.max(events.c.position), 0))
+        return int(await self.database.read(lambda c: c.execute(query).scalar_one()))
 
-    async def _read_positions(
-        self, connection: AsyncConnection, first: int, last: int
-    ) -> list[EventEnvelope]:
-        query = (
-            sa.select(events.c.position, events.c.body)
-            .where(events.c.position.between(first, last))
-            .order_by(events.c.position)
+    async def load_cursor(self, name: str) -> int:
+        query = sa.select(relay_cursors.c.position).where(relay_cursors.c.name == name)
+        value = await self.database.read(lambda c: c.execute(query).scalar_one_or_none())
+        return int(value or 0)
+
+    async def save_cursor(self, name: str, position: int) -> None:
+        insert = pg_insert if self.database.is_postgres else sqlite_insert
+        statement = (
+            insert(relay_cursors)
+            .values(name=name, position=position)
+            .on_conflict_do_update(
+                index_elements=[relay_cursors.c.name], set_={"position": position}
+            )
         )
-        rows = (await connection.execute(query)).all()
-        return [_envelope(json.loads(row.body), row.position) for row in rows]
+        await self.database.write(lambda c: c.execute(statement))
+
+
+@dataclass
+class _Prepared:
+    expected: dict[str, int | None]
+    documents: list[tuple[str, int, dict[str, Any]]]
+
+    def rows(self, versions: dict[str, int]) -> list[dict[str, Any]]:
+        rows = []
+        for stream_id, offset, document in self.documents:
+            document["version"] = versions[stream_id] + offset
+            rows.append(
+                {
+                    "event_id": document["event_id"],
+                    "event_type": document["event_type"],
+                    "ward": document["ward"],
+                    "stream_id": stream_id,
+                    "version": document["version"],
+                    "recorded_at": datetime.fromisoformat(document["recorded_at"]),
+                    "body": json.dumps(document, ensure_ascii=False, separators=(",", ":")),
+                }
+            )
+        return rows
+
+
+def _prepare(
+    appends: Sequence[StreamAppend],
+    context: AppendContext,
+    now: datetime,
+    traceparent: str | None,
+) -> _Prepared:
+    expected: dict[str, int | None] = {}
+    documents: list[tuple[str, int, dict[str, Any]]] = []
+    correlation_id = context.correlation_id or str(uuid.uuid4())
+    actor = context.actor.model_dump(mode="json")
+    for append in appends:
+        if append.stream_id in expected:
+            raise ValueError(f"stream {append.stream_id} appears twice in one append")
+        expected[append.stream_id] = append.expected_version
+        for offset, new in enumerate(append.events, start=1):
+            document = {
+                "event_id": str(new.event_id),
+                "event_type": new.event_type,
+                "schema_version": new.schema_version,
+                "ward": context.ward,
+                "stream_id": append.stream_id,
+                "version": offset,
+                "occurred_at": (context.occurred_at or now).isoformat(),
+                "recorded_at": now.isoformat(),
+                "actor": actor,
+                "correlation_id": correlation_id,
+                "causation_id": context.causation_id,
+                "traceparent": traceparent,
+                "policy_version": context.policy_version,
+                "data": new.data,
+            }
+            documents.append((append.stream_id, offset, document))
+    return _Prepared(expected, documents)
+
+
+def _current_version(connection: sa.Connection, stream_id: str) -> int:
+    query = sa.select(sa.func.coalesce(sa.func.max(events.c.version), 0)).where(
+        events.c.stream_id == stream_id
+    )
+    return int(connection.execute(query).scalar_one())
+
+
+def _replay_idempotent(connection: sa.Connection, context: AppendContext) -> AppendResult | None:
+    if context.idempotency_key is None:
+        return None
+    row = connection.execute(
+        sa.select(idempotency_keys).where(
+            idempotency_keys.c.scope == _scope(context),
+            idempotency_keys.c.key == context.idempotency_key,
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    if row.fingerprint != (context.fingerprint or ""):
+        raise IdempotencyConflict(
+            f"idempotency key {context.idempotency_key!r} was used for a different request"
+        )
+    query = (
+        sa.select(events.c.position, events.c.body)
+        .where(events.c.position.between(row.first_position, row.last_position))
+        .order_by(events.c.position)
+    )
+    stored = [EventEnvelope.from_body(r.body, r.position) for r in connection.execute(query)]
+    return AppendResult(stored, replayed=True)
+
+
+def _remember_key(
+    connection: sa.Connection, context: AppendContext, positions: list[int], now: datetime
+) -> None:
+    if context.idempotency_key is None:
+        return
+    connection.execute(
+        sa.insert(idempotency_keys).values(
+            scope=_scope(context),
+            key=context.idempotency_key,
+            fingerprint=context.fingerprint or "",
+            first_position=positions[0],
+            last_position=positions[-1],
+            created_at=now,
+        )
+    )
 
 
 def _scope(context: AppendContext) -> str:
     return f"{context.ward}:{context.idempotency_scope or 'default'}"
-
-
-def _envelope(document: dict[str, Any], position: int) -> EventEnvelope:
-    return EventEnvelope.model_validate({**document, "position": position})
-
-
-def envelope_from_wire(position: bytes | str | int, body: bytes | str) -> EventEnvelope:
-    return _envelope(json.loads(body), int(position))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.events.envelope import EventEnvelope
 from shared.projections.runner import Projection
@@ -24,8 +23,8 @@ class CompositeProjection:
     def handles(self, event_type: str) -> bool:
         return any(p.handles(event_type) for p in self.projections)
 
-    async def apply(self, connection: AsyncConnection, batch: Sequence[EventEnvelope]) -> None:
+    def apply(self, connection: sa.Connection, batch: Sequence[EventEnvelope]) -> None:
         for projection in self.projections:
             relevant = [e for e in batch if projection.handles(e.event_type)]
             if relevant:
-                await projection.apply(connection, relevant)
+                projection.apply(connection, relevant)

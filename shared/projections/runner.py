@@ -2,37 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterable, Callable, Sequence
 from typing import Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.bus.consumer import StreamMessage
+from shared.db import Database
 from shared.events.envelope import EventEnvelope
 from shared.events.registry import EventTypeRegistry
-from shared.eventstore.store import envelope_from_wire
 from shared.projections.inbox import inbox, inbox_metadata, projection_positions
-from shared.projections.writes import dialect_insert, upsert
+from shared.projections.writes import dialect_insert
 from shared.telemetry.metrics import consumer_applied, consumer_duplicates
 from shared.telemetry.tracing import consume_spans
 
-EventHandler = Callable[[AsyncConnection, Sequence[EventEnvelope]], Awaitable[None]]
+EventHandler = Callable[[sa.Connection, Sequence[EventEnvelope]], None]
 
 
 class Projection(Protocol):
-    """A read model: its tables and how a batch of new events changes them."""
+    """A read model: its tables and how a batch of new events changes them (synchronously)."""
 
     name: str
     metadata: sa.MetaData
 
     def handles(self, event_type: str) -> bool: ...
 
-    async def apply(self, connection: AsyncConnection, batch: Sequence[EventEnvelope]) -> None: ...
+    def apply(self, connection: sa.Connection, batch: Sequence[EventEnvelope]) -> None: ...
 
 
 class DispatchingProjection:
-    """Routes a batch to one handler per event type; each handler gets all its events at once."""
+    """Routes a batch to one handler per event type; each handler gets its events at once."""
 
     def __init__(self, name: str, metadata: sa.MetaData) -> None:
         self.name = name
@@ -49,98 +48,99 @@ class DispatchingProjection:
     def handles(self, event_type: str) -> bool:
         return event_type in self._handlers
 
-    async def apply(self, connection: AsyncConnection, batch: Sequence[EventEnvelope]) -> None:
-        # Runs of the same type keep their order; a type change starts a new run.
+    def apply(self, connection: sa.Connection, batch: Sequence[EventEnvelope]) -> None:
+        # Runs of one type keep their order; a change of type starts a new run.
         run: list[EventEnvelope] = []
         for envelope in batch:
             if run and run[-1].event_type != envelope.event_type:
-                await self._handlers[run[0].event_type](connection, run)
+                self._handlers[run[0].event_type](connection, run)
                 run = []
             if envelope.event_type in self._handlers:
                 run.append(envelope)
         if run:
-            await self._handlers[run[0].event_type](connection, run)
+            self._handlers[run[0].event_type](connection, run)
 
 
 class ProjectionRunner:
     def __init__(
         self,
-        engine: AsyncEngine,
+        database: Database,
         projection: Projection,
         *,
         registry: EventTypeRegistry | None = None,
     ) -> None:
-        self.engine = engine
+        self.database = database
         self.projection = projection
         self.registry = registry
 
     async def create_tables(self) -> None:
-        async with self.engine.begin() as connection:
-            await connection.run_sync(inbox_metadata.create_all)
-            await connection.run_sync(self.projection.metadata.create_all)
+        await self.database.create_all(inbox_metadata)
+        await self.database.create_all(self.projection.metadata)
 
     async def handle_messages(self, messages: Sequence[StreamMessage]) -> None:
         """The consumer's batch handler: wire entries in, effects committed."""
-        envelopes = [envelope_from_wire(m.fields[b"p"], m.fields[b"e"]) for m in messages]
+        envelopes = [EventEnvelope.from_body(m.fields[b"e"], int(m.fields[b"p"])) for m in messages]
         with consume_spans(self.projection.name, [e.traceparent for e in envelopes]):
             await self.apply(envelopes)
 
     async def apply(self, envelopes: Sequence[EventEnvelope]) -> int:
-        """Apply the envelopes not applied before; returns how many were new."""
+        """Apply the envelopes not applied before, in one transaction; returns how many."""
         unique = list({e.event_id: e for e in envelopes}.values())
         if not unique:
             return 0
-        async with self.engine.begin() as connection:
-            fresh_ids = await self._record_inbox(connection, unique)
-            fresh = [e for e in unique if str(e.event_id) in fresh_ids]
-            relevant = [self._upcast(e) for e in fresh if self.projection.handles(e.event_type)]
-            if relevant:
-                await self.projection.apply(connection, relevant)
-            await self._record_positions(connection, fresh)
-        consumer_applied.add(len(fresh), {"projection": self.projection.name})
-        consumer_duplicates.add(len(envelopes) - len(fresh), {"projection": self.projection.name})
+        fresh = await self.database.write(lambda connection: self._apply(connection, unique))
+        consumer_applied.add(fresh, {"projection": self.projection.name})
+        consumer_duplicates.add(len(envelopes) - fresh, {"projection": self.projection.name})
+        return fresh
+
+    def _apply(self, connection: sa.Connection, envelopes: Sequence[EventEnvelope]) -> int:
+        fresh_ids = self._record_inbox(connection, envelopes)
+        fresh = [e for e in envelopes if str(e.event_id) in fresh_ids]
+        relevant = [self._upcast(e) for e in fresh if self.projection.handles(e.event_type)]
+        if relevant:
+            self.projection.apply(connection, relevant)
+        self._record_positions(connection, fresh)
         return len(fresh)
 
     def _upcast(self, envelope: EventEnvelope) -> EventEnvelope:
         return self.registry.upcast(envelope) if self.registry else envelope
 
-    async def _record_inbox(
-        self, connection: AsyncConnection, envelopes: Sequence[EventEnvelope]
+    def _record_inbox(
+        self, connection: sa.Connection, envelopes: Sequence[EventEnvelope]
     ) -> set[str]:
-        rows = sorted(str(e.event_id) for e in envelopes)
+        rows = [{"projection": self.projection.name, "event_id": i} for i in sorted(ids(envelopes))]
         statement = (
-            dialect_insert(connection, inbox)
-            .values([{"projection": self.projection.name, "event_id": i} for i in rows])
-            .on_conflict_do_nothing()
-            .returning(inbox.c.event_id)
+            dialect_insert(connection, inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
         )
-        return set((await connection.execute(statement)).scalars().all())
+        # executemany with RETURNING: one cached statement; rows applied before return nothing.
+        return set(connection.execute(statement, rows).scalars().all())
 
-    async def _record_positions(
-        self, connection: AsyncConnection, envelopes: Sequence[EventEnvelope]
+    def _record_positions(
+        self, connection: sa.Connection, envelopes: Sequence[EventEnvelope]
     ) -> None:
         latest: dict[tuple[str, str], int] = {}
         for e in envelopes:
             key = (e.service, e.ward)
             latest[key] = max(latest.get(key, 0), e.position)
+        if not latest:
+            return
         rows = [
             {"projection": self.projection.name, "source": s, "ward": w, "position": p}
-            for (s, w), p in latest.items()
+            for (s, w), p in sorted(latest.items())
         ]
-        if not rows:
-            return
         statement = dialect_insert(connection, projection_positions)
+        greatest = sa.func.max if connection.dialect.name == "sqlite" else sa.func.greatest
         statement = statement.on_conflict_do_update(
             index_elements=["projection", "source", "ward"],
             set_={
-                "position": sa.func.max(
-                    projection_positions.c.position, statement.excluded.position
-                )
-                if connection.dialect.name == "sqlite"
-                else sa.func.greatest(projection_positions.c.position, statement.excluded.position)
+                "position": greatest(projection_positions.c.position, statement.excluded.position)
             },
         )
-        await connection.execute(statement, sorted(rows, key=lambda r: (r["source"], r["ward"])))
+        connection.execute(statement, rows)
+
+
+def ids(envelopes: Sequence[EventEnvelope]) -> list[str]:
+    return [str(e.event_id) for e in envelopes]
 
 
 async def rebuild(runner: ProjectionRunner, batches: AsyncIterable[Sequence[EventEnvelope]]) -> int:
@@ -150,13 +150,3 @@ async def rebuild(runner: ProjectionRunner, batches: AsyncIterable[Sequence[Even
     async for batch in batches:
         applied += await runner.apply(batch)
     return applied
-
-
-__all__ = [
-    "DispatchingProjection",
-    "EventHandler",
-    "Projection",
-    "ProjectionRunner",
-    "rebuild",
-    "upsert",
-]

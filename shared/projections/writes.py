@@ -12,12 +12,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 Row = Mapping[str, Any]
 
 
-def dialect_insert(connection: AsyncConnection, table: sa.Table) -> Any:
+def dialect_insert(connection: sa.Connection, table: sa.Table) -> Any:
     if connection.dialect.name == "postgresql":
         return pg_insert(table)
     return sqlite_insert(table)
@@ -27,8 +26,8 @@ def sorted_by_key(rows: Iterable[Row], keys: Sequence[str]) -> list[Row]:
     return sorted(rows, key=lambda row: tuple(row[k] for k in keys))
 
 
-async def upsert(
-    connection: AsyncConnection,
+def upsert(
+    connection: sa.Connection,
     table: sa.Table,
     rows: Iterable[Row],
     *,
@@ -52,11 +51,11 @@ async def upsert(
         if updates
         else statement.on_conflict_do_nothing(index_elements=list(keys))
     )
-    await connection.execute(statement, ordered)
+    connection.execute(statement, ordered)
 
 
-async def update_where(
-    connection: AsyncConnection, table: sa.Table, rows: Iterable[Row], *, keys: Sequence[str]
+def update_where(
+    connection: sa.Connection, table: sa.Table, rows: Iterable[Row], *, keys: Sequence[str]
 ) -> None:
     """UPDATE the non-key columns of existing rows, matched by ``keys`` (one executemany)."""
     ordered = sorted_by_key(rows, keys)
@@ -72,4 +71,4 @@ async def update_where(
         {**{f"key_{k}": row[k] for k in keys}, **{f"value_{c}": row[c] for c in columns}}
         for row in ordered
     ]
-    await connection.execute(statement, params)
+    connection.execute(statement, params)

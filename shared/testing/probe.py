@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.events.envelope import EventEnvelope
 from shared.projections.writes import upsert
@@ -48,17 +47,17 @@ class ProbeProjection:
     def handles(self, event_type: str) -> bool:
         return event_type.startswith("test.")
 
-    async def apply(self, connection: AsyncConnection, batch: Sequence[EventEnvelope]) -> None:
+    def apply(self, connection: sa.Connection, batch: Sequence[EventEnvelope]) -> None:
         if self.poison_fails and any(e.event_type == POISON for e in batch):
             raise PoisonError("this event cannot be applied")
-        await connection.execute(
+        connection.execute(
             sa.insert(applied),
             [{"event_id": str(e.event_id), "position": e.position} for e in batch],
         )
         per_ward: dict[str, int] = {}
         for e in batch:
             per_ward[e.ward] = per_ward.get(e.ward, 0) + 1
-        await upsert(
+        upsert(
             connection,
             counts,
             [{"ward": w, "events": n} for w, n in per_ward.items()],

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.db import Database
 from shared.errors import ConcurrencyError, IdempotencyConflict
 from shared.events import EventActor, NewEvent
 from shared.eventstore import NO_STREAM, AppendContext, EventStore, StreamAppend
@@ -23,8 +23,8 @@ def happened(n: int = 1) -> list[NewEvent]:
 
 
 @pytest.fixture
-async def store(engine: AsyncEngine) -> EventStore:
-    created = EventStore(engine)
+async def store(database: Database) -> EventStore:
+    created = EventStore(database)
     await created.create_tables()
     return created
 

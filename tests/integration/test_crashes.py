@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.bus import ConsumerConfig, GroupConsumer, OutboxRelay, StreamNames
-from shared.db import create_engine
+from shared.db import Database
 from shared.embedded_redis import EmbeddedRedis
 from shared.events import EventActor, NewEvent
 from shared.eventstore import AppendContext, EventStore
@@ -39,12 +38,12 @@ async def append_events(store: EventStore, n: int) -> None:
 
 
 async def applied_ids(db: Path) -> list[str]:
-    engine = create_engine(f"sqlite+aiosqlite:///{db}")
+    database = Database(f"sqlite:///{db}")
     try:
-        async with engine.connect() as connection:
-            return list((await connection.execute(sa.select(applied.c.event_id))).scalars())
+        query = sa.select(applied.c.event_id)
+        return await database.read(lambda c: list(c.execute(query).scalars()))
     finally:
-        await engine.dispose()
+        database.dispose()
 
 
 def run_worker(db: Path, prefix: str, consumer: str, mode: str, kill_at: int = 0) -> int:
@@ -57,7 +56,7 @@ def run_worker(db: Path, prefix: str, consumer: str, mode: str, kill_at: int = 0
 async def test_consumer_killed_mid_batch_applies_every_event_once(
     mode: str, redis: Redis, stream_names: StreamNames, tmp_path: Path
 ) -> None:
-    store = EventStore(create_engine(f"sqlite+aiosqlite:///{tmp_path / 'source.sqlite3'}"))
+    store = EventStore(Database(f"sqlite:///{tmp_path / 'source.sqlite3'}"))
     await store.create_tables()
     await append_events(store, 200)
     relay = OutboxRelay(store, redis, stream_names, service="test")
@@ -76,7 +75,7 @@ async def test_consumer_killed_mid_batch_applies_every_event_once(
     appended = [str(e.event_id) for e in await store.read_all(limit=1000)]
     assert len(ids) == len(set(ids)), "an event was applied twice"
     assert set(ids) == set(appended)
-    await store.engine.dispose()
+    store.database.dispose()
 
 
 async def _run_pipeline_until(
@@ -104,10 +103,8 @@ async def _run_pipeline_until(
 
 
 async def _count(runner: ProjectionRunner) -> int:
-    async with runner.engine.connect() as connection:
-        return int(
-            (await connection.execute(sa.select(sa.func.count()).select_from(applied))).scalar_one()
-        )
+    query = sa.select(sa.func.count()).select_from(applied)
+    return int(await runner.database.read(lambda c: c.execute(query).scalar_one()))
 
 
 @pytest.mark.parametrize("outage", ["restart", "flush"])
@@ -116,11 +113,9 @@ async def test_redis_outage_while_relay_runs_loses_nothing(outage: str, tmp_path
     server.start()
     redis = Redis.from_url(server.url)
     names = StreamNames("kyodo", 4)
-    store = EventStore(create_engine(f"sqlite+aiosqlite:///{tmp_path / 'source.sqlite3'}"))
+    store = EventStore(Database(f"sqlite:///{tmp_path / 'source.sqlite3'}"))
     await store.create_tables()
-    runner = ProjectionRunner(
-        create_engine(f"sqlite+aiosqlite:///{tmp_path / 'r.sqlite3'}"), ProbeProjection()
-    )
+    runner = ProjectionRunner(Database(f"sqlite:///{tmp_path / 'r.sqlite3'}"), ProbeProjection())
     await runner.create_tables()
     try:
         await append_events(store, 60)
@@ -134,27 +129,25 @@ async def test_redis_outage_while_relay_runs_loses_nothing(outage: str, tmp_path
             await redis.flushall()
         await append_events(store, 60)
         await pipeline
-        async with runner.engine.connect() as connection:
-            ids = list((await connection.execute(sa.select(applied.c.event_id))).scalars())
+        query = sa.select(applied.c.event_id)
+        ids = await runner.database.read(lambda c: list(c.execute(query).scalars()))
         appended = {str(e.event_id) for e in await store.read_all(limit=1000)}
         assert len(ids) == len(set(ids)) == 120
         assert set(ids) == appended
     finally:
         await redis.aclose()
         server.stop()
-        await store.engine.dispose()
-        await runner.engine.dispose()
+        store.database.dispose()
+        runner.database.dispose()
 
 
 class InterleavingStore(EventStore):
-    """Holds each transaction open for a random moment after its position is assigned."""
+    """Holds each transaction open for a random moment after its positions are assigned."""
 
-    async def _insert(
-        self, connection: AsyncConnection, rows: list[dict[str, object]]
-    ) -> list[int]:  # type: ignore[override]
-        positions = await super()._insert(connection, rows)  # type: ignore[arg-type]
-        await connection.execute(sa.text("SELECT pg_sleep(:s)"), {"s": random.random() * 0.004})
-        return positions
+    def _append(self, connection, prepared, context):  # type: ignore[no-untyped-def]
+        result = super()._append(connection, prepared, context)
+        connection.execute(sa.text("SELECT pg_sleep(:s)"), {"s": random.random() * 0.004})
+        return result
 
 
 @pytest.mark.postgres
@@ -162,8 +155,8 @@ async def test_concurrent_appenders_on_postgres_are_all_relayed(
     postgres_schema: tuple[str, str], redis: Redis, stream_names: StreamNames
 ) -> None:
     url, schema = postgres_schema
-    engines = [create_engine(url, schema=schema) for _ in range(4)]
-    stores = [InterleavingStore(engine) for engine in engines]
+    databases = [Database(url, schema=schema) for _ in range(4)]
+    stores = [InterleavingStore(database) for database in databases]
     await stores[0].create_tables()
     relay = OutboxRelay(stores[0], redis, stream_names, service="test", batch=7)
     stop = asyncio.Event()
@@ -180,5 +173,5 @@ async def test_concurrent_appenders_on_postgres_are_all_relayed(
     for stream in stream_names.all_events("test"):
         published += [int(f[b"p"]) for _id, f in await redis.xrange(stream)]
     assert sorted(published) == list(range(1, total + 1)) and total == 480
-    for engine in engines:
-        await engine.dispose()
+    for database in databases:
+        database.dispose()

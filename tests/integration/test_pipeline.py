@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import pytest
 import sqlalchemy as sa
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.bus import ConsumerConfig, GroupConsumer, OutboxRelay, StreamNames
+from shared.db import Database
 from shared.events import EventActor, NewEvent
 from shared.eventstore import AppendContext, EventStore
 from shared.projections.runner import ProjectionRunner
@@ -27,7 +27,7 @@ class Pipeline:
     relay: OutboxRelay
     runner: ProjectionRunner
     consumer: GroupConsumer
-    read_engine: AsyncEngine
+    read_db: Database
 
     async def append(self, n: int, ward: str = "nerima", event_type: str = "test.Done") -> None:
         for _ in range(n):
@@ -42,8 +42,8 @@ class Pipeline:
             pass
 
     async def applied_ids(self) -> list[str]:
-        async with self.read_engine.connect() as connection:
-            return list((await connection.execute(sa.select(applied.c.event_id))).scalars())
+        query = sa.select(applied.c.event_id)
+        return await self.read_db.read(lambda c: list(c.execute(query).scalars()))
 
     async def appended_ids(self) -> list[str]:
         return [str(e.event_id) for e in await self.store.read_all(limit=100_000)]
@@ -53,15 +53,15 @@ class Pipeline:
 async def pipeline(
     redis: Redis, stream_names: StreamNames, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Pipeline]:
-    from tests.conftest import sqlite_engine
+    from tests.conftest import sqlite_database
 
-    write_engine = await sqlite_engine(tmp_path_factory, "source")
-    read_engine = await sqlite_engine(tmp_path_factory, "reader")
-    store = EventStore(write_engine)
+    write_db = sqlite_database(tmp_path_factory, "source")
+    read_db = sqlite_database(tmp_path_factory, "reader")
+    store = EventStore(write_db)
     await store.create_tables()
     relay = OutboxRelay(store, redis, stream_names, service="test", batch=50)
     await relay.start()
-    runner = ProjectionRunner(read_engine, ProbeProjection())
+    runner = ProjectionRunner(read_db, ProbeProjection())
     await runner.create_tables()
     config = ConsumerConfig(
         group="reader",
@@ -74,9 +74,9 @@ async def pipeline(
     )
     consumer = GroupConsumer(redis, stream_names, config, runner.handle_messages)
     await consumer.ensure_groups()
-    yield Pipeline(store, relay, runner, consumer, read_engine)
-    await write_engine.dispose()
-    await read_engine.dispose()
+    yield Pipeline(store, relay, runner, consumer, read_db)
+    write_db.dispose()
+    read_db.dispose()
 
 
 async def test_every_event_is_applied_once(pipeline: Pipeline) -> None:

@@ -12,11 +12,11 @@ import signal
 import sys
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.bus import ConsumerConfig, GroupConsumer, StreamMessage, StreamNames
-from shared.db import create_engine
+from shared.db import Database
 from shared.events import EventEnvelope
 from shared.projections.runner import ProjectionRunner
 from shared.testing.probe import ProbeProjection
@@ -30,8 +30,8 @@ class KillingProjection(ProbeProjection):
         self.kill_at = kill_at
         self.batches = 0
 
-    async def apply(self, connection: AsyncConnection, batch: Sequence[EventEnvelope]) -> None:
-        await super().apply(connection, batch)
+    def apply(self, connection: sa.Connection, batch: Sequence[EventEnvelope]) -> None:
+        super().apply(connection, batch)
         self.batches += 1
         if self.batches == self.kill_at:
             os.kill(os.getpid(), signal.SIGKILL)  # the transaction never commits
@@ -40,9 +40,9 @@ class KillingProjection(ProbeProjection):
 async def main(
     db: str, redis_url: str, prefix: str, consumer: str, mode: str, kill_at: int
 ) -> None:
-    engine = create_engine(f"sqlite+aiosqlite:///{db}")
+    database = Database(f"sqlite:///{db}")
     projection = KillingProjection(kill_at if mode == "before-commit" else None)
-    runner = ProjectionRunner(engine, projection)
+    runner = ProjectionRunner(database, projection)
     await runner.create_tables()
     batches = 0
 
@@ -70,7 +70,7 @@ async def main(
         if await group_consumer.poll_once() or await group_consumer.reclaim_once():
             idle_since = asyncio.get_running_loop().time()
     await redis.aclose()
-    await engine.dispose()
+    database.dispose()
 
 
 if __name__ == "__main__":

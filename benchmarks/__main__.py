@@ -1,0 +1,16 @@
+"""`make bench`: every benchmark of the platform, printed as tables."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from benchmarks import platform_bench
+
+
+def main() -> None:
+    console = Console()
+    platform_bench.run(console)
+
+
+if __name__ == "__main__":
+    main()
