@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from redis.asyncio import Redis
 from rich.console import Console
 from rich.table import Table
 
-from shared.bus import ConsumerConfig, GroupConsumer, OutboxRelay, StreamNames
+from shared.bus import ConsumerConfig, GroupConsumer, OutboxRelay, StreamMessage, StreamNames
 from shared.db import Database
 from shared.embedded_redis import EmbeddedRedis
 from shared.events import EventActor, NewEvent
@@ -102,12 +103,20 @@ async def consume_rate(redis: Redis, names: StreamNames, url: str, schema: str |
     await runner.create_tables()
     group = f"consume-{uuid.uuid4().hex[:6]}"
     config = ConsumerConfig(group=group, streams=names.all_events("bench"), consumer="c", batch=500)
-    consumer = GroupConsumer(redis, names, config, runner.handle_messages)
+    stop = asyncio.Event()
+    done = 0
+
+    async def handle(messages: Sequence[StreamMessage]) -> None:
+        nonlocal done
+        await runner.handle_messages(messages)
+        done += len(messages)
+        if done >= EVENTS:
+            stop.set()
+
+    consumer = GroupConsumer(redis, names, config, handle)
     await consumer.ensure_groups()
     began = time.perf_counter()
-    done = 0
-    while done < EVENTS:
-        done += await consumer.poll_once()
+    await consumer.run(stop)
     rate = EVENTS / (time.perf_counter() - began)
     if schema:
         await database.write(lambda c: c.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE')))

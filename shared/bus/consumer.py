@@ -72,21 +72,33 @@ class GroupConsumer:
                     raise
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Read batch N+1 from Redis while batch N is applied; batches still apply in order."""
         self.running = True
+        reclaim = asyncio.create_task(self._reclaim_loop(stop))
+        in_flight: asyncio.Task[None] | None = None
         try:
             await self.ensure_groups()
-            reclaim = asyncio.create_task(self._reclaim_loop(stop))
-            try:
-                while not stop.is_set():
-                    await self._poll_guarded()
-            finally:
-                reclaim.cancel()
+            while not stop.is_set():
+                messages = await self._next_batch()
+                if in_flight is not None:
+                    await in_flight
+                    in_flight = None
+                if messages:
+                    in_flight = asyncio.create_task(self.deliver(messages))
+            if in_flight is not None:
+                await in_flight
         finally:
+            reclaim.cancel()
             self.running = False
 
-    async def _poll_guarded(self) -> None:
+    async def _next_batch(self) -> list[StreamMessage]:
         try:
-            await self.poll_once()
+            if not self._own_pending_done:
+                messages = await self._read("0", block=None)
+                self._own_pending_done = not messages
+                if messages:
+                    return messages
+            return await self._read(">", block=self.config.block_ms)
         except ResponseError as error:
             if not _group_lost(error):
                 raise
@@ -95,6 +107,7 @@ class GroupConsumer:
         except TRANSIENT_ERRORS as error:
             log.warning("consumer %s cannot reach Redis: %s", self.config.group, error)
             await asyncio.sleep(0.5)
+        return []
 
     async def _reclaim_loop(self, stop: asyncio.Event) -> None:
         interval = max(self.config.claim_idle_ms / 2000, 0.05)
@@ -106,14 +119,8 @@ class GroupConsumer:
                 log.warning("reclaim in %s failed: %s", self.config.group, error)
 
     async def poll_once(self) -> int:
-        """Read one batch: this consumer's own unacknowledged entries first, then new ones."""
-        if not self._own_pending_done:
-            messages = await self._read("0", block=None)
-            self._own_pending_done = not messages
-            if messages:
-                await self.deliver(messages)
-                return len(messages)
-        messages = await self._read(">", block=self.config.block_ms)
+        """Read and apply one batch (own unacknowledged entries first); returns its size."""
+        messages = await self._next_batch()
         await self.deliver(messages)
         return len(messages)
 
@@ -161,7 +168,11 @@ class GroupConsumer:
         pipe = self.redis.pipeline(transaction=False)
         for stream, ids in by_stream.items():
             pipe.xack(stream, self.config.group, *ids)
-        await pipe.execute()
+        try:
+            await pipe.execute()
+        except TRANSIENT_ERRORS as error:
+            # Applied but not acknowledged: redelivered later, and the inbox skips it then.
+            log.warning("XACK in %s failed: %s", self.config.group, error)
 
     async def reclaim_once(self) -> int:
         """Claim entries idle past the timeout; dead-letter those delivered too often."""
