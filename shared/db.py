@@ -1,4 +1,4 @@
-"""Database engines: one SQLite file per service (embedded default) or one PostgreSQL schema each."""
+"""Database engines: a SQLite file per service (embedded default) or a PostgreSQL schema each."""
 
 from __future__ import annotations
 

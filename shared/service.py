@@ -78,7 +78,11 @@ def build_context(
     clock: Clock | None = None,
 ) -> ServiceContext:
     schema = settings.schema_for(spec.name)
-    engine = store.engine if store else create_engine(settings.database_url_for(spec.name), schema=schema)
+    engine = (
+        store.engine
+        if store
+        else create_engine(settings.database_url_for(spec.name), schema=schema)
+    )
     the_clock = clock or utc_now
     context = ServiceContext(
         name=spec.name,
@@ -95,7 +99,9 @@ def build_context(
     return context
 
 
-async def start_context(spec: ServiceSpec, context: ServiceContext, *, workers: bool = True) -> None:
+async def start_context(
+    spec: ServiceSpec, context: ServiceContext, *, workers: bool = True
+) -> None:
     await ensure_schema(context.engine, context.settings.schema_for(spec.name))
     await context.store.create_tables()
     if context.runner is not None:
@@ -199,7 +205,7 @@ async def _database_ok(engine: AsyncEngine) -> bool:
     try:
         async with engine.connect() as connection:
             await connection.execute(sa.text("SELECT 1"))
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
     return True
 
@@ -207,5 +213,5 @@ async def _database_ok(engine: AsyncEngine) -> bool:
 async def _redis_ok(redis: Redis) -> bool:
     try:
         return bool(await redis.ping())
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False

@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     jwt_issuer: str = "kyodo"
     jwt_audience: str = "kyodo"
 
+    demo_data: bool = False
     otlp_endpoint: str | None = None
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     host: str = "127.0.0.1"

@@ -24,7 +24,7 @@ async def redis() -> AsyncIterator[Redis]:
     client = Redis.from_url(redis_url())
     try:
         await client.ping()
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         await client.aclose()
         _unavailable("Redis", error)
     yield client
@@ -54,7 +54,7 @@ def postgres_schema() -> Iterator[tuple[str, str]]:
     try:
         with admin.begin() as connection:
             connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         admin.dispose()
         _unavailable("PostgreSQL", error)
     yield url, schema

@@ -14,6 +14,7 @@ import os
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -44,6 +45,7 @@ class ConsumerConfig:
     streams: Sequence[str]
     consumer: str
     batch: int = 500
+    """COUNT per stream in one XREADGROUP: a batch holds at most batch × len(streams) entries."""
     block_ms: int = 200
     claim_idle_ms: int = 30_000
     max_deliveries: int = 5
@@ -131,7 +133,9 @@ class GroupConsumer:
         try:
             await self.handler(messages)
         except Exception:
-            log.exception("batch of %d failed in %s; retrying one by one", len(messages), self.config.group)
+            log.exception(
+                "batch of %d failed in %s; retrying one by one", len(messages), self.config.group
+            )
             await self._deliver_one_by_one(messages)
             return
         await self._ack(messages)
@@ -167,7 +171,9 @@ class GroupConsumer:
             if not claimed:
                 continue
             counts = await self._delivery_counts(stream, claimed)
-            failed = [m for m in claimed if counts.get(m.entry_id, 1) - 1 >= self.config.max_deliveries]
+            failed = [
+                m for m in claimed if counts.get(m.entry_id, 1) - 1 >= self.config.max_deliveries
+            ]
             retry = [m for m in claimed if m not in failed]
             await self.dead_letter(failed)
             await self.deliver(retry)
@@ -183,7 +189,7 @@ class GroupConsumer:
             start_id="0-0",
             count=self.config.batch,
         )
-        entries = result[1]
+        entries: list[Any] = result[1]
         return [
             StreamMessage(stream, _text(entry_id), fields)
             for entry_id, fields in entries
@@ -199,7 +205,7 @@ class GroupConsumer:
             count=len(claimed) + 100,
             consumername=self.config.consumer,
         )
-        return {_text(row["message_id"]): int(row["times_delivered"]) for row in rows}
+        return {_text(cast(bytes, row["message_id"])): int(row["times_delivered"]) for row in rows}
 
     async def dead_letter(self, messages: Sequence[StreamMessage]) -> None:
         if not messages:
@@ -211,7 +217,7 @@ class GroupConsumer:
             pipe.xadd(
                 self.names.dead_letters(self.config.group),
                 {
-                    **message.fields,
+                    **message.fields,  # type: ignore[dict-item]
                     b"source_stream": message.stream.encode(),
                     b"source_id": message.entry_id.encode(),
                     b"error": error or b"unknown error",
@@ -221,14 +227,18 @@ class GroupConsumer:
             pipe.hdel(errors_key, _error_key(message))
         await pipe.execute()
         dead_lettered.add(len(messages), {"group": self.config.group})
-        log.error("%d entries moved to %s", len(messages), self.names.dead_letters(self.config.group))
+        log.error(
+            "%d entries moved to %s", len(messages), self.names.dead_letters(self.config.group)
+        )
 
 
 def _messages(response: object) -> list[StreamMessage]:
     messages: list[StreamMessage] = []
     for stream, entries in response or []:  # type: ignore[attr-defined]
         name = _text(stream)
-        messages.extend(StreamMessage(name, _text(entry_id), fields) for entry_id, fields in entries)
+        messages.extend(
+            StreamMessage(name, _text(entry_id), fields) for entry_id, fields in entries
+        )
     return messages
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -21,7 +22,7 @@ class DeadLetter:
 
 
 async def list_dead_letters(redis: Redis, names: StreamNames, group: str) -> list[DeadLetter]:
-    entries = await redis.xrange(names.dead_letters(group))
+    entries: list[Any] = await redis.xrange(names.dead_letters(group))  # type: ignore[assignment]
     return [
         DeadLetter(
             entry_id=entry_id.decode(),
@@ -39,7 +40,7 @@ async def redrive(
 ) -> int:
     """Re-append dead letters to their source stream; the group's inbox keeps it exactly-once."""
     key = names.dead_letters(group)
-    entries = await redis.xrange(key)
+    entries: list[Any] = await redis.xrange(key)  # type: ignore[assignment]
     moved = 0
     for entry_id, fields in entries:
         if entry_ids is not None and entry_id.decode() not in entry_ids:

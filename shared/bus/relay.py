@@ -55,13 +55,11 @@ class OutboxRelay:
         await self.start()
         while not stop.is_set():
             try:
-                published = await self.publish_once()
+                if await self.publish_once() == 0:
+                    await self._idle(stop)
             except TRANSIENT_ERRORS as error:
                 log.warning("relay %s cannot reach Redis: %s", self.service, error)
                 await asyncio.sleep(0.5)
-                continue
-            if published == 0:
-                await self._idle(stop)
 
     async def _idle(self, stop: asyncio.Event) -> None:
         if time.monotonic() - self._last_marker_check > MARKER_CHECK_INTERVAL:
@@ -69,7 +67,9 @@ class OutboxRelay:
         self.wakeup.clear()
         waiter = asyncio.ensure_future(self.wakeup.wait())
         stopper = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({waiter, stopper}, timeout=self.idle_sleep, return_when="FIRST_COMPLETED")
+        await asyncio.wait(
+            {waiter, stopper}, timeout=self.idle_sleep, return_when="FIRST_COMPLETED"
+        )
         waiter.cancel()
         stopper.cancel()
 
@@ -82,7 +82,9 @@ class OutboxRelay:
             pipe = self.redis.pipeline(transaction=False)
             pipe.get(marker)
             for position, ward, body in rows:
-                pipe.xadd(self.names.events_for_ward(self.service, ward), {"p": position, "e": body})
+                pipe.xadd(
+                    self.names.events_for_ward(self.service, ward), {"p": position, "e": body}
+                )
             pipe.set(marker, rows[-1][0])
             results = await pipe.execute()
         if await self._rewind_if_lost(results[0]):
@@ -96,7 +98,7 @@ class OutboxRelay:
         self._last_marker_check = time.monotonic()
         await self._rewind_if_lost(await self.redis.get(self.names.relay_marker(self.service)))
 
-    async def _rewind_if_lost(self, marker: bytes | None) -> bool:
+    async def _rewind_if_lost(self, marker: bytes | str | None) -> bool:
         redis_position = int(marker) if marker is not None else 0
         if redis_position >= self.cursor:
             return False
@@ -118,7 +120,9 @@ class OutboxRelay:
         return int(value or 0)
 
     async def save_cursor(self, position: int) -> None:
-        dialect_insert = pg_insert if self.store.engine.dialect.name == "postgresql" else sqlite_insert
+        dialect_insert = (
+            pg_insert if self.store.engine.dialect.name == "postgresql" else sqlite_insert
+        )
         statement = dialect_insert(relay_cursors).values(name=self.service, position=position)
         statement = statement.on_conflict_do_update(
             index_elements=[relay_cursors.c.name], set_={"position": position}

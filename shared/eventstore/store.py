@@ -86,7 +86,9 @@ class EventStore:
         new_events: Sequence[NewEvent],
         context: AppendContext,
     ) -> AppendResult:
-        return await self.append_many([StreamAppend(stream_id, expected_version, new_events)], context)
+        return await self.append_many(
+            [StreamAppend(stream_id, expected_version, new_events)], context
+        )
 
     async def append_many(
         self, appends: Sequence[StreamAppend], context: AppendContext
@@ -109,7 +111,10 @@ class EventStore:
             listener()
         appended_events.add(len(positions))
         return AppendResult(
-            [_envelope(doc, position) for doc, position in zip(prepared.documents, positions, strict=True)]
+            [
+                _envelope(doc, position)
+                for doc, position in zip(prepared.documents, positions, strict=True)
+            ]
         )
 
     async def _lock_appends(self, connection: AsyncConnection) -> None:

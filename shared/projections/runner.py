@@ -133,19 +133,17 @@ class ProjectionRunner:
         statement = statement.on_conflict_do_update(
             index_elements=["projection", "source", "ward"],
             set_={
-                "position": sa.func.max(projection_positions.c.position, statement.excluded.position)
-                if connection.dialect.name == "sqlite"
-                else sa.func.greatest(
+                "position": sa.func.max(
                     projection_positions.c.position, statement.excluded.position
                 )
+                if connection.dialect.name == "sqlite"
+                else sa.func.greatest(projection_positions.c.position, statement.excluded.position)
             },
         )
         await connection.execute(statement, sorted(rows, key=lambda r: (r["source"], r["ward"])))
 
 
-async def rebuild(
-    runner: ProjectionRunner, batches: AsyncIterable[Sequence[EventEnvelope]]
-) -> int:
+async def rebuild(runner: ProjectionRunner, batches: AsyncIterable[Sequence[EventEnvelope]]) -> int:
     """Replay history into the runner's (fresh) database through the live projection code."""
     await runner.create_tables()
     applied = 0

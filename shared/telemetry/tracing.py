@@ -7,8 +7,8 @@ from contextlib import ExitStack, contextmanager
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanProcessor
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from shared.telemetry.context import context_from_traceparent
 
@@ -35,7 +35,7 @@ def build_tracer_provider(
 
 
 def install_tracer_provider(provider: TracerProvider) -> bool:
-    """Install the process-wide provider once; later calls (several apps in a test) keep the first."""
+    """Install the process-wide provider once; later calls (several apps in a test) keep it."""
     if isinstance(trace.get_tracer_provider(), TracerProvider):
         return False
     trace.set_tracer_provider(provider)

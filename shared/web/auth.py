@@ -139,7 +139,9 @@ def require(*roles: str) -> Any:
         if principal.is_anonymous:
             raise Unauthorized("this route needs a bearer token")
         if not principal.acts_for(ward):
-            raise deny(principal, ward, f"a token for ward {principal.ward!r} cannot act on {ward!r}")
+            raise deny(
+                principal, ward, f"a token for ward {principal.ward!r} cannot act on {ward!r}"
+            )
         if roles and not principal.has(*roles):
             raise deny(principal, ward, f"this route needs one of the roles {sorted(roles)}")
         return principal

@@ -36,7 +36,10 @@ async def test_append_assigns_versions_and_positions(store: EventStore) -> None:
     positions = [e.position for e in first.events + second.events]
     assert positions == sorted(positions) and len(set(positions)) == 3
     stored = await store.read_stream("thing-1")
-    assert [(e.version, e.data["n"], e.ward) for e in stored] == [(1, 0, "nerima"), (2, 1, "nerima")]
+    assert [(e.version, e.data["n"], e.ward) for e in stored] == [
+        (1, 0, "nerima"),
+        (2, 1, "nerima"),
+    ]
     assert stored[0].occurred_at.tzinfo is not None
 
 
@@ -78,13 +81,19 @@ async def test_idempotency_key_returns_first_result(store: EventStore) -> None:
 async def test_idempotency_key_with_other_body_is_refused(store: EventStore) -> None:
     await store.append("thing-1", None, happened(1), context(idempotency_key="k", fingerprint="a"))
     with pytest.raises(IdempotencyConflict):
-        await store.append("thing-1", None, happened(1), context(idempotency_key="k", fingerprint="b"))
+        await store.append(
+            "thing-1", None, happened(1), context(idempotency_key="k", fingerprint="b")
+        )
     assert len(await store.read_stream("thing-1")) == 1
 
 
 async def test_idempotency_keys_are_scoped_by_ward(store: EventStore) -> None:
-    await store.append("a", None, happened(1), context("nerima", idempotency_key="k", fingerprint="x"))
-    other = await store.append("b", None, happened(1), context("ota", idempotency_key="k", fingerprint="y"))
+    await store.append(
+        "a", None, happened(1), context("nerima", idempotency_key="k", fingerprint="x")
+    )
+    other = await store.append(
+        "b", None, happened(1), context("ota", idempotency_key="k", fingerprint="y")
+    )
     assert not other.replayed
 
 

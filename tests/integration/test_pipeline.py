@@ -147,7 +147,10 @@ async def test_poison_event_is_dead_lettered_and_others_flow(
     (dead,) = await redis.xrange(dead_key)
     assert b"PoisonError" in dead[1][b"error"]
     assert await redis.xpending(dead[1][b"source_stream"].decode(), "reader") == {
-        "pending": 0, "min": None, "max": None, "consumers": []
+        "pending": 0,
+        "min": None,
+        "max": None,
+        "consumers": [],
     }
     await pipeline.append(2)
     await pipeline.drain()

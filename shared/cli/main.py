@@ -1,0 +1,146 @@
+"""The `kyodo` command."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from shared.settings import Settings
+
+app = typer.Typer(
+    help="Kyōdō (協働): the shared citizen-collaboration platform.", no_args_is_help=True
+)
+deadletters_app = typer.Typer(help="Entries that failed too often to be applied.")
+app.add_typer(deadletters_app, name="deadletters")
+console = Console()
+
+
+@app.command()
+def up(
+    data_dir: Annotated[
+        Path, typer.Option(help="Where SQLite files, Redis AOF and logs live")
+    ] = Path("var"),
+    demo: Annotated[bool, typer.Option(help="Load the two-ward demo data")] = True,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness")] = 60.0,
+) -> None:
+    """Run the whole platform on the embedded default (SQLite files, embedded redis-server)."""
+    from shared.cli.discovery import available_services
+    from shared.cli.platform import (
+        print_endpoints,
+        service_environment,
+        start_service,
+        stop_all,
+        wait_ready,
+        write_endpoints,
+    )
+    from shared.embedded_redis import EmbeddedRedis
+
+    settings = Settings(data_dir=data_dir)
+    (data_dir / "logs").mkdir(parents=True, exist_ok=True)
+    redis = EmbeddedRedis(data_dir / "redis")
+    redis.start()
+    environment = service_environment(settings, redis.url, demo=demo)
+    services = [
+        start_service(name, settings.ports[name], environment, data_dir / "logs")
+        for name in available_services()
+    ]
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+    try:
+        not_ready = wait_ready(services, timeout)
+        if not_ready:
+            raise RuntimeError(f"not ready after {timeout}s: {', '.join(not_ready)}")
+        endpoints = write_endpoints(settings, redis.url, services)
+        print_endpoints(console, services, redis.url)
+        console.print(f"Endpoints written to {endpoints}. Press Ctrl-C to stop.")
+        while not stopped.wait(0.5):
+            if any(s.process.poll() is not None for s in services):
+                raise RuntimeError("a service exited; see the logs under var/logs")
+    finally:
+        console.print("Stopping…")
+        stop_all(services, redis)
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help="registry, proposals, fund, evaluation or audit")],
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Run one service (as docker-compose and Kubernetes do), with its relay and consumers."""
+    import uvicorn
+
+    from shared.cli.discovery import available_services
+
+    settings = Settings()
+    services = available_services()
+    if service not in services:
+        raise typer.BadParameter(f"unknown service {service!r}; known: {', '.join(services)}")
+    fastapi_app = services[service](settings)
+    uvicorn.run(
+        fastapi_app,
+        host=host or settings.host,
+        port=port or settings.ports[service],
+        log_level="info",
+        access_log=False,
+    )
+
+
+@app.command()
+def token(
+    ward: Annotated[str, typer.Option(help="Ward the token acts for ('*' for platform roles)")],
+    role: Annotated[list[str], typer.Option(help="Role; repeat for several")],
+    actor: Annotated[str | None, typer.Option(help="Registered actor the user belongs to")] = None,
+    subject: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Print a development token (HS256, the configured secret)."""
+    from shared.web.auth import issue_token
+
+    typer.echo(issue_token(Settings(), ward=ward, roles=role, actor_id=actor, subject=subject))
+
+
+@app.command()
+def status() -> None:
+    """Per stream and consumer group: length, lag, pending, dead letters."""
+    from shared.cli.streams_status import print_status
+
+    asyncio.run(print_status(Settings(), console))
+
+
+@deadletters_app.command("list")
+def deadletters_list(
+    group: Annotated[str, typer.Argument(help="Consumer group (a service)")],
+) -> None:
+    """List dead-lettered entries of a consumer group with their errors."""
+    from shared.cli.streams_status import print_dead_letters
+
+    asyncio.run(print_dead_letters(Settings(), console, group))
+
+
+@deadletters_app.command("redrive")
+def deadletters_redrive(
+    group: Annotated[str, typer.Argument(help="Consumer group (a service)")],
+    entry: Annotated[list[str] | None, typer.Option(help="Only these dead-letter ids")] = None,
+) -> None:
+    """Send dead letters back to their streams (after the cause is fixed)."""
+    from shared.cli.streams_status import redrive_dead_letters
+
+    moved = asyncio.run(redrive_dead_letters(Settings(), group, entry))
+    console.print(f"{moved} entries sent back")
+
+
+def main() -> None:
+    with contextlib.suppress(KeyboardInterrupt):
+        app()
+
+
+if __name__ == "__main__":
+    main()
