@@ -236,7 +236,7 @@ def decide_announce(
     if actor.status is not ActorStatus.ACTIVE:
         raise Conflict(
             f"actor {actor.actor_id} is {actor.status}; only a verified, active actor announces",
-            status=str(actor.status),
+            actor_status=str(actor.status),
         )
     if command.activity_id in actor.activity_ids:
         raise Conflict(f"activity {command.activity_id} is already announced")
@@ -259,7 +259,7 @@ def _require_status(actor: Actor, becoming: str, *allowed: ActorStatus) -> None:
     if actor.status not in allowed:
         raise Conflict(
             f"actor {actor.actor_id} is {actor.status} and cannot be {becoming}",
-            status=str(actor.status),
+            actor_status=str(actor.status),
             allowed_from=[str(s) for s in allowed],
         )
 

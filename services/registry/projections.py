@@ -29,7 +29,7 @@ from services.registry.japanese import normalise_for_search
 from shared.events import EventEnvelope
 from shared.eventstore.schema import UtcDateTime
 from shared.projections.runner import DispatchingProjection
-from shared.projections.writes import upsert
+from shared.projections.writes import update_where, upsert
 
 Row = dict[str, Any]
 metadata = sa.MetaData()
@@ -118,7 +118,7 @@ async def ward_onboarded(connection: AsyncConnection, events: Sequence[EventEnve
 @projection.on(WARD_POLICY_CHANGED)
 async def ward_policy_changed(connection: AsyncConnection, events: Sequence[EventEnvelope]) -> None:
     rows = [_ward_policy_row(e) for e in events]
-    await upsert(connection, wards_table, _last_per_key(rows, "ward"), keys=["ward"])
+    await update_where(connection, wards_table, _last_per_key(rows, "ward"), keys=["ward"])
 
 
 def _ward_policy_row(event: EventEnvelope) -> Row:
