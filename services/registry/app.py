@@ -5,16 +5,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from services.registry import handlers
 from services.registry.api import router
 from services.registry.commands import OnboardWard
+from services.registry.demo import seed_demo_data
 from services.registry.events import ward_stream
 from services.registry.policy import builtin_pack
 from services.registry.projections import projection
 from shared.clock import Clock
+from shared.errors import ConcurrencyError
 from shared.events import SYSTEM_ACTOR
 from shared.eventstore.store import AppendContext, EventStore
 from shared.handling import load
@@ -36,7 +40,10 @@ async def onboard_builtin_wards(store: EventStore) -> list[str]:
         if (await load(store, handlers.WARD, ward_stream(ward))).state is not None:
             continue
         command = OnboardWard(pack=builtin_pack(ward))
-        await handlers.onboard_ward(store, command, AppendContext(ward, SYSTEM_ACTOR))
+        try:
+            await handlers.onboard_ward(store, command, AppendContext(ward, SYSTEM_ACTOR))
+        except ConcurrencyError:
+            continue  # another instance onboarded it at the same moment
         onboarded.append(ward)
     return onboarded
 
@@ -51,6 +58,13 @@ SPEC = ServiceSpec(
 )
 
 
+def service_spec(settings: Settings) -> ServiceSpec:
+    """The registry's spec; with ``demo_data`` set it also loads the demo directory at start."""
+    if settings.demo_data:
+        return replace(SPEC, on_start=[seed_builtin_wards, seed_demo_data])
+    return SPEC
+
+
 def bootstrap(
     settings: Settings,
     *,
@@ -59,4 +73,5 @@ def bootstrap(
     clock: Clock | None = None,
     workers: bool = True,
 ) -> FastAPI:
-    return build_service(SPEC, settings, store=store, redis=redis, clock=clock, workers=workers)
+    spec = service_spec(settings)
+    return build_service(spec, settings, store=store, redis=redis, clock=clock, workers=workers)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -61,6 +62,7 @@ class LiveRegistry:
 
     async def caught_up(self) -> None:
         """Wait until the projection has applied every appended event."""
+
         async def applied() -> int:
             async with self.ctx.engine.connect() as connection:
                 query = sa.select(sa.func.count()).select_from(inbox)
@@ -81,26 +83,34 @@ def registry_settings(stream_names: StreamNames, data_dir: Path) -> Settings:
     )
 
 
+@asynccontextmanager
+async def live_registry(
+    settings: Settings, store: EventStore | None = None
+) -> AsyncIterator[LiveRegistry]:
+    app = bootstrap(settings, store=store)
+    async with serve(app) as client:
+        yield LiveRegistry(client, app.state.ctx, settings)
+
+
 @pytest.fixture
 async def registry(
     redis: Redis, stream_names: StreamNames, tmp_path: Path
 ) -> AsyncIterator[LiveRegistry]:
-    settings = registry_settings(stream_names, tmp_path)
-    app = bootstrap(settings)
-    async with serve(app) as client:
-        yield LiveRegistry(client, app.state.ctx, settings)
+    async with live_registry(registry_settings(stream_names, tmp_path)) as live:
+        yield live
 
 
-@pytest.fixture
-async def postgres_registry(
-    redis: Redis, stream_names: StreamNames, tmp_path: Path, postgres_schema: tuple[str, str]
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def any_registry(
+    request: pytest.FixtureRequest, redis: Redis, stream_names: StreamNames, tmp_path: Path
 ) -> AsyncIterator[LiveRegistry]:
-    url, schema = postgres_schema
-    settings = registry_settings(stream_names, tmp_path)
-    store = EventStore(create_engine(url, schema=schema))
-    app = bootstrap(settings, store=store)
-    async with serve(app) as client:
-        yield LiveRegistry(client, app.state.ctx, settings)
+    """The registry on each store backend: its own SQLite file, or its own PostgreSQL schema."""
+    store = None
+    if request.param == "postgres":
+        url, schema = request.getfixturevalue("postgres_schema")
+        store = EventStore(create_engine(url, schema=schema))
+    async with live_registry(registry_settings(stream_names, tmp_path), store) as live:
+        yield live
 
 
 def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:

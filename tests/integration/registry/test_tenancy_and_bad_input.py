@@ -71,8 +71,9 @@ async def test_a_nerima_token_gets_403_on_every_ota_route(
 
 
 async def test_one_corporation_registers_in_both_wards_linked_by_its_number(
-    registry: LiveRegistry,
+    any_registry: LiveRegistry,
 ) -> None:
+    registry = any_registry
     nerima = await register_verified(registry, "nerima", npo())
     ota = await register_verified(registry, "ota", ota_company())
     assert nerima != ota
