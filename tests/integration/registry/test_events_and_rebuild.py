@@ -23,8 +23,8 @@ pytestmark = pytest.mark.redis
 
 
 async def stream_events(redis: Redis, names: StreamNames, ward: str) -> list[dict[str, Any]]:
-    entries = await redis.xrange(names.events_for_ward("registry", ward))
-    return [json.loads(fields[b"e"]) for _id, fields in entries]
+    entries = await redis.xrange(names.events_for_ward("registry", ward)) or []
+    return [json.loads(fields[b"e"]) for _id, fields in entries if fields is not None]
 
 
 async def test_verified_suspended_and_policy_events_reach_the_registry_stream(

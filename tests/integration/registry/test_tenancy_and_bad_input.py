@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -162,3 +163,21 @@ async def test_wrong_roles_and_oversized_bodies_change_nothing(registry: LiveReg
     assert_problem(bad_etag, 422)
     assert_problem(await registry.client.patch(f"{url}/{actor_id}", json={}, headers=actor), 422)
     assert await registry.event_count() == before
+
+
+async def test_concurrent_registrations_of_one_corporation_leave_one_record(
+    registry: LiveRegistry,
+) -> None:
+    headers = registry.auth("nerima", "actor")
+    responses = await asyncio.gather(
+        *(
+            registry.client.post(
+                "/v1/wards/nerima/actors", json=npo(name=f"法人 {n}"), headers=headers
+            )
+            for n in range(5)
+        )
+    )
+    assert sorted(r.status_code for r in responses) == [201, 409, 409, 409, 409]
+    for response in responses:
+        if response.status_code == 409:
+            assert_problem(response, 409)

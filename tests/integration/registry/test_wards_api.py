@@ -141,3 +141,21 @@ async def test_an_unknown_ward_is_not_found(registry: LiveRegistry) -> None:
     staff = registry.auth("atlantis", "staff")
     response = await registry.client.post("/v1/wards/atlantis/actors/x/verify", headers=staff)
     assert_problem(response, 404)
+
+
+async def test_the_api_is_documented(registry: LiveRegistry) -> None:
+    docs = await registry.client.get("/docs")
+    assert docs.status_code == 200
+    paths = (await registry.get_json("/openapi.json"))["paths"]
+    assert {
+        "/v1/wards",
+        "/v1/wards/{ward}/policy",
+        "/v1/wards/{ward}/actors",
+        "/v1/wards/{ward}/actors/{actor_id}",
+        "/v1/wards/{ward}/actors/{actor_id}/verify",
+        "/v1/wards/{ward}/actors/{actor_id}/suspend",
+        "/v1/wards/{ward}/actors/{actor_id}/reinstate",
+        "/v1/wards/{ward}/actors/{actor_id}/deregister",
+        "/v1/wards/{ward}/activities",
+        "/v1/wards/{ward}/activities/{activity_id}",
+    } <= set(paths)
