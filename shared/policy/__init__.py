@@ -19,15 +19,9 @@ from shared.policy.lookup import (
     get_principle,
     get_programme,
     is_collaboration_domain,
+    is_default,
 )
 from shared.policy.model import SIDE_SUPPORT, Domain, FormDomain, PolicyPack
-from shared.policy.provenance import is_covered
-
-
-def is_default(pack: PolicyPack, path: str) -> bool:
-    """True when the value at ``path`` was chosen for the platform, not read from a source."""
-    return is_covered(pack.defaults, path)
-
 
 __all__ = [
     "SIDE_SUPPORT",

@@ -18,6 +18,7 @@ from shared.policy.model import (
     Principle,
     Programme,
 )
+from shared.policy.provenance import is_covered
 
 
 class _Coded(Protocol):
@@ -71,3 +72,8 @@ def is_collaboration_domain(domain: Domain | str) -> bool:
     Raises ``ValueError`` for anything that is not one of the domains A–E.
     """
     return Domain(domain) in COLLABORATION_DOMAINS
+
+
+def is_default(pack: PolicyPack, path: str) -> bool:
+    """True when the value at ``path`` was chosen for the platform, not read from a source."""
+    return is_covered(pack.defaults, path)

@@ -29,7 +29,6 @@ from pydantic import (
 from shared.policy.lgcode import is_valid_lg_code
 from shared.policy.provenance import is_covered, resolve, sourced_objects
 
-SCHEMA_VERSION = 1
 BASIS_POINTS_WHOLE = 10_000
 MAX_YEN = 10**12
 
