@@ -1,0 +1,305 @@
+"""Read model of the registry: wards, the actor directory (データバンク) and activities.
+
+Each event type has one function; actor rows are read once per batch, changed in memory in
+event order and written back with one upsert, so a batch costs one statement per table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.registry.domain import PERSON_NAME_KEYS, ActorStatus
+from services.registry.events import (
+    ACTIVITY_ANNOUNCED,
+    ACTOR_DEREGISTERED,
+    ACTOR_PROFILE_UPDATED,
+    ACTOR_REGISTERED,
+    ACTOR_REINSTATED,
+    ACTOR_SUSPENDED,
+    ACTOR_VERIFIED,
+    WARD_ONBOARDED,
+    WARD_POLICY_CHANGED,
+)
+from services.registry.japanese import normalise_for_search
+from shared.events import EventEnvelope
+from shared.eventstore.schema import UtcDateTime
+from shared.projections.runner import DispatchingProjection
+from shared.projections.writes import update_where, upsert
+
+Row = dict[str, Any]
+metadata = sa.MetaData()
+
+wards_table = sa.Table(
+    "registry_wards",
+    metadata,
+    sa.Column("ward", sa.String(40), primary_key=True),
+    sa.Column("name_ja", sa.String(200), nullable=False),
+    sa.Column("name_en", sa.String(200), nullable=False),
+    sa.Column("lg_code", sa.String(6), nullable=False),
+    sa.Column("policy_version", sa.Integer, nullable=False),
+    sa.Column("pack_hash", sa.String(64), nullable=False),
+    sa.Column("pack", sa.JSON, nullable=False),
+    sa.Column("onboarded_at", UtcDateTime, nullable=False),
+    sa.Column("policy_changed_at", UtcDateTime, nullable=False),
+)
+
+actors_table = sa.Table(
+    "registry_actors",
+    metadata,
+    sa.Column("actor_id", sa.String(64), primary_key=True),
+    sa.Column("ward", sa.String(40), nullable=False, index=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("individual", sa.Boolean, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("listed", sa.Boolean, nullable=False),
+    sa.Column("name", sa.String(200)),
+    sa.Column("name_kana", sa.String(200)),
+    sa.Column("fields", sa.JSON, nullable=False),
+    sa.Column("fields_key", sa.String(1000), nullable=False),
+    sa.Column("area", sa.String(100)),
+    sa.Column("area_key", sa.String(100)),
+    sa.Column("description", sa.Text),
+    sa.Column("website", sa.String(500)),
+    sa.Column("corporate_number", sa.String(13), index=True),
+    # Personal data of individuals: shown to the ward's staff only, never to the public.
+    sa.Column("personal", sa.JSON, nullable=False),
+    sa.Column("public_search", sa.Text, nullable=False),
+    sa.Column("staff_search", sa.Text, nullable=False),
+    sa.Column("sort_key", sa.String(400), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("policy_version", sa.Integer),
+    sa.Column("registered_at", UtcDateTime, nullable=False),
+    sa.Column("verified_at", UtcDateTime),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+activities_table = sa.Table(
+    "registry_activities",
+    metadata,
+    sa.Column("activity_id", sa.String(64), primary_key=True),
+    sa.Column("ward", sa.String(40), nullable=False, index=True),
+    sa.Column("actor_id", sa.String(64), nullable=False, index=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("fields", sa.JSON, nullable=False),
+    sa.Column("fields_key", sa.String(1000), nullable=False),
+    sa.Column("starts_on", sa.Date, nullable=False),
+    sa.Column("ends_on", sa.Date),
+    sa.Column("venue", sa.String(200)),
+    sa.Column("url", sa.String(500)),
+    sa.Column("search_text", sa.Text, nullable=False),
+    sa.Column("announced_at", UtcDateTime, nullable=False),
+    sa.Column("policy_version", sa.Integer),
+)
+
+projection = DispatchingProjection("registry", metadata)
+
+
+def fields_key(fields: Sequence[str]) -> str:
+    """``|a|b|``: a field filter is one LIKE on ``|code|``."""
+    return "|" + "|".join(sorted(fields)) + "|"
+
+
+# --- wards --------------------------------------------------------------------------------
+
+
+@projection.on(WARD_ONBOARDED)
+async def ward_onboarded(connection: AsyncConnection, events: Sequence[EventEnvelope]) -> None:
+    rows = [{**_ward_policy_row(e), "onboarded_at": e.occurred_at} for e in events]
+    await upsert(connection, wards_table, _last_per_key(rows, "ward"), keys=["ward"])
+
+
+@projection.on(WARD_POLICY_CHANGED)
+async def ward_policy_changed(connection: AsyncConnection, events: Sequence[EventEnvelope]) -> None:
+    rows = [_ward_policy_row(e) for e in events]
+    await update_where(connection, wards_table, _last_per_key(rows, "ward"), keys=["ward"])
+
+
+def _ward_policy_row(event: EventEnvelope) -> Row:
+    data = event.data
+    return {
+        "ward": event.ward,
+        "name_ja": data["name"]["ja"],
+        "name_en": data["name"]["en"],
+        "lg_code": data["lg_code"],
+        "policy_version": data["policy_version"],
+        "pack_hash": data["pack_hash"],
+        "pack": data["pack"],
+        "policy_changed_at": event.occurred_at,
+    }
+
+
+# --- actors -------------------------------------------------------------------------------
+
+
+@projection.on(ACTOR_REGISTERED)
+async def actor_registered(connection: AsyncConnection, events: Sequence[EventEnvelope]) -> None:
+    await _fold_actor_rows(connection, events, _registered_row)
+
+
+@projection.on(ACTOR_VERIFIED)
+async def actor_verified(connection: AsyncConnection, events: Sequence[EventEnvelope]) -> None:
+    def verified(row: Row, event: EventEnvelope) -> Row:
+        return {**row, "status": ActorStatus.ACTIVE.value, "verified_at": event.occurred_at}
+
+    await _fold_actor_rows(connection, events, verified)
+
+
+@projection.on(ACTOR_PROFILE_UPDATED)
+async def actor_profile_updated(
+    connection: AsyncConnection, events: Sequence[EventEnvelope]
+) -> None:
+    await _fold_actor_rows(connection, events, _profile_updated_row)
+
+
+@projection.on(ACTOR_SUSPENDED)
+async def actor_suspended(connection: AsyncConnection, events: Sequence[EventEnvelope]) -> None:
+    await _fold_actor_rows(connection, events, _status_becomes(ActorStatus.SUSPENDED))
+
+
+@projection.on(ACTOR_REINSTATED)
+async def actor_reinstated(connection: AsyncConnection, events: Sequence[EventEnvelope]) -> None:
+    await _fold_actor_rows(connection, events, _status_becomes(ActorStatus.ACTIVE))
+
+
+@projection.on(ACTOR_DEREGISTERED)
+async def actor_deregistered(connection: AsyncConnection, events: Sequence[EventEnvelope]) -> None:
+    await _fold_actor_rows(connection, events, _status_becomes(ActorStatus.DEREGISTERED))
+
+
+@projection.on(ACTIVITY_ANNOUNCED)
+async def activity_announced(connection: AsyncConnection, events: Sequence[EventEnvelope]) -> None:
+    # The actor row's version moves too, so a later event of that actor is not taken as old.
+    await _fold_actor_rows(connection, events, lambda row, _event: row)
+    rows = [_activity_row(e) for e in events]
+    await upsert(connection, activities_table, rows, keys=["activity_id"])
+
+
+def _registered_row(_row: Row | None, event: EventEnvelope) -> Row:
+    data = event.data
+    return {
+        "actor_id": data["actor_id"],
+        "ward": event.ward,
+        "kind": data["kind"],
+        "individual": data["individual"],
+        "status": ActorStatus.PENDING.value,
+        "name": data.get("name"),
+        "name_kana": data.get("name_kana"),
+        "fields": list(data["fields"]),
+        "area": data.get("area"),
+        "description": data.get("description"),
+        "website": data.get("website"),
+        "corporate_number": data.get("corporate_number"),
+        "personal": dict(data.get("personal", {})),
+        "registered_at": event.occurred_at,
+        "verified_at": None,
+    }
+
+
+def _profile_updated_row(row: Row, event: EventEnvelope) -> Row:
+    personal = {**row["personal"], **event.data.get("personal", {})}
+    return {
+        **row,
+        **event.data["changes"],
+        "personal": {k: v for k, v in personal.items() if v is not None},
+    }
+
+
+def _status_becomes(status: ActorStatus) -> Callable[[Row, EventEnvelope], Row]:
+    def change(row: Row, _event: EventEnvelope) -> Row:
+        return {**row, "status": status.value}
+
+    return change
+
+
+def _activity_row(event: EventEnvelope) -> Row:
+    data = event.data
+    texts = [data["title"], data.get("description"), data.get("venue")]
+    return {
+        "activity_id": data["activity_id"],
+        "ward": event.ward,
+        "actor_id": data["actor_id"],
+        "kind": data["kind"],
+        "title": data["title"],
+        "description": data.get("description"),
+        "fields": list(data["fields"]),
+        "fields_key": fields_key(data["fields"]),
+        "starts_on": _date(data["starts_on"]),
+        "ends_on": _date(data.get("ends_on")),
+        "venue": data.get("venue"),
+        "url": data.get("url"),
+        "search_text": _search_text(texts),
+        "announced_at": event.occurred_at,
+        "policy_version": event.policy_version,
+    }
+
+
+async def _fold_actor_rows(
+    connection: AsyncConnection,
+    events: Sequence[EventEnvelope],
+    change: Callable[[Any, EventEnvelope], Row],
+) -> None:
+    ids = sorted({str(e.data["actor_id"]) for e in events})
+    rows = await _actor_rows(connection, ids)
+    changed: dict[str, Row] = {}
+    for event in events:
+        actor_id = str(event.data["actor_id"])
+        row = rows.get(actor_id)
+        if row is not None and event.version <= row["version"]:
+            continue  # already in the row (a stream is applied in version order)
+        new_row = _with_derived_columns({**change(row, event), **_event_columns(event)})
+        rows[actor_id] = changed[actor_id] = new_row
+    await upsert(connection, actors_table, list(changed.values()), keys=["actor_id"])
+
+
+async def _actor_rows(connection: AsyncConnection, ids: list[str]) -> dict[str, Row]:
+    query = sa.select(actors_table).where(actors_table.c.actor_id.in_(ids))
+    result = await connection.execute(query)
+    return {row["actor_id"]: dict(row) for row in result.mappings()}
+
+
+def _event_columns(event: EventEnvelope) -> Row:
+    return {
+        "version": event.version,
+        "policy_version": event.policy_version,
+        "updated_at": event.occurred_at,
+    }
+
+
+def _with_derived_columns(row: Row) -> Row:
+    personal = row["personal"]
+    public_texts = [row["name"], row["name_kana"], row["description"], row["area"]]
+    person_texts = [personal.get(key) for key in PERSON_NAME_KEYS]
+    representative = personal.get("representative") or {}
+    person_texts += [representative.get(key) for key in PERSON_NAME_KEYS]
+    sort_name = row["name_kana"] or personal.get("name_kana") or row["name"] or ""
+    return {
+        **row,
+        "listed": row["status"] == ActorStatus.ACTIVE.value and not row["individual"],
+        "fields_key": fields_key(row["fields"]),
+        "area_key": normalise_for_search(row["area"]) if row["area"] else None,
+        "public_search": _search_text(public_texts),
+        "staff_search": _search_text(public_texts + person_texts),
+        "sort_key": normalise_for_search(sort_name),
+    }
+
+
+def _search_text(texts: Sequence[str | None]) -> str:
+    return "\n".join(normalise_for_search(t) for t in texts if t)
+
+
+def _last_per_key(rows: Sequence[Row], key: str) -> list[Row]:
+    latest: dict[Any, Row] = {}
+    for row in rows:
+        latest[row[key]] = row
+    return list(latest.values())
+
+
+def _date(value: Any) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else value
