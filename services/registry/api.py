@@ -84,7 +84,7 @@ CodeFilter = Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]*$", max_lengt
 
 @router.get("/wards", tags=["wards"])
 async def list_wards(ctx: Context) -> list[WardSummary]:
-    return [ward_summary_from_row(row) for row in await queries.list_wards(ctx.engine)]
+    return [ward_summary_from_row(row) for row in await queries.list_wards(ctx.database)]
 
 
 @router.post("/wards", status_code=201, tags=["wards"])
@@ -172,7 +172,7 @@ async def search_actors(
     search = queries.ActorSearch(
         ward, q, field, kind, area, status, corporate_number, limit, offset
     )
-    page = await queries.search_actors(ctx.engine, search, staff=staff)
+    page = await queries.search_actors(ctx.database, search, staff=staff)
     items = [actor_from_row(row, full=staff) for row in page.items]
     return ActorPage(items=items, total=page.total, limit=limit, offset=offset)
 
@@ -181,7 +181,7 @@ async def search_actors(
 async def get_actor(
     ward: str, actor_id: str, response: Response, ctx: Context, principal: Reader
 ) -> ActorView:
-    row = await queries.find_actor(ctx.engine, ward, actor_id)
+    row = await queries.find_actor(ctx.database, ward, actor_id)
     full = is_staff_of(principal, ward) or is_member_of(principal, actor_id)
     if row is None or not (full or row["listed"]):
         raise NotFound(f"no actor {actor_id} in ward {ward!r}", ward=ward)
@@ -330,7 +330,7 @@ async def list_activities(
 ) -> ActivityPage:
     await _ward_row(ctx, ward)
     search = queries.ActivitySearch(ward, q, field, kind, actor_id, starts_from, limit, offset)
-    page = await queries.search_activities(ctx.engine, search, staff=is_staff_of(principal, ward))
+    page = await queries.search_activities(ctx.database, search, staff=is_staff_of(principal, ward))
     items = [activity_from_row(row) for row in page.items]
     return ActivityPage(items=items, total=page.total, limit=limit, offset=offset)
 
@@ -340,7 +340,7 @@ async def get_activity(
     ward: str, activity_id: str, ctx: Context, principal: Reader
 ) -> ActivityView:
     staff = is_staff_of(principal, ward)
-    row = await queries.find_activity(ctx.engine, ward, activity_id, staff=staff)
+    row = await queries.find_activity(ctx.database, ward, activity_id, staff=staff)
     if row is None:
         raise NotFound(f"no activity {activity_id} in ward {ward!r}", ward=ward)
     return activity_from_row(row)
@@ -350,7 +350,7 @@ async def get_activity(
 
 
 async def _ward_row(ctx: Context, ward: str) -> dict[str, Any]:
-    row = await queries.ward_policy(ctx.engine, ward)
+    row = await queries.ward_policy(ctx.database, ward)
     if row is None:
         raise NotFound(f"ward {ward!r} is not onboarded", ward=ward)
     return row

@@ -11,7 +11,6 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.registry.domain import PERSON_NAME_KEYS, ActorStatus
 from services.registry.events import (
@@ -110,15 +109,15 @@ def fields_key(fields: Sequence[str]) -> str:
 
 
 @projection.on(WARD_ONBOARDED)
-async def ward_onboarded(connection: AsyncConnection, events: Sequence[EventEnvelope]) -> None:
+def ward_onboarded(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
     rows = [{**_ward_policy_row(e), "onboarded_at": e.occurred_at} for e in events]
-    await upsert(connection, wards_table, _last_per_key(rows, "ward"), keys=["ward"])
+    upsert(connection, wards_table, _last_per_key(rows, "ward"), keys=["ward"])
 
 
 @projection.on(WARD_POLICY_CHANGED)
-async def ward_policy_changed(connection: AsyncConnection, events: Sequence[EventEnvelope]) -> None:
+def ward_policy_changed(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
     rows = [_ward_policy_row(e) for e in events]
-    await update_where(connection, wards_table, _last_per_key(rows, "ward"), keys=["ward"])
+    update_where(connection, wards_table, _last_per_key(rows, "ward"), keys=["ward"])
 
 
 def _ward_policy_row(event: EventEnvelope) -> Row:
@@ -139,46 +138,44 @@ def _ward_policy_row(event: EventEnvelope) -> Row:
 
 
 @projection.on(ACTOR_REGISTERED)
-async def actor_registered(connection: AsyncConnection, events: Sequence[EventEnvelope]) -> None:
-    await _fold_actor_rows(connection, events, _registered_row)
+def actor_registered(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
+    _fold_actor_rows(connection, events, _registered_row)
 
 
 @projection.on(ACTOR_VERIFIED)
-async def actor_verified(connection: AsyncConnection, events: Sequence[EventEnvelope]) -> None:
+def actor_verified(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
     def verified(row: Row, event: EventEnvelope) -> Row:
         return {**row, "status": ActorStatus.ACTIVE.value, "verified_at": event.occurred_at}
 
-    await _fold_actor_rows(connection, events, verified)
+    _fold_actor_rows(connection, events, verified)
 
 
 @projection.on(ACTOR_PROFILE_UPDATED)
-async def actor_profile_updated(
-    connection: AsyncConnection, events: Sequence[EventEnvelope]
-) -> None:
-    await _fold_actor_rows(connection, events, _profile_updated_row)
+def actor_profile_updated(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
+    _fold_actor_rows(connection, events, _profile_updated_row)
 
 
 @projection.on(ACTOR_SUSPENDED)
-async def actor_suspended(connection: AsyncConnection, events: Sequence[EventEnvelope]) -> None:
-    await _fold_actor_rows(connection, events, _status_becomes(ActorStatus.SUSPENDED))
+def actor_suspended(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
+    _fold_actor_rows(connection, events, _status_becomes(ActorStatus.SUSPENDED))
 
 
 @projection.on(ACTOR_REINSTATED)
-async def actor_reinstated(connection: AsyncConnection, events: Sequence[EventEnvelope]) -> None:
-    await _fold_actor_rows(connection, events, _status_becomes(ActorStatus.ACTIVE))
+def actor_reinstated(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
+    _fold_actor_rows(connection, events, _status_becomes(ActorStatus.ACTIVE))
 
 
 @projection.on(ACTOR_DEREGISTERED)
-async def actor_deregistered(connection: AsyncConnection, events: Sequence[EventEnvelope]) -> None:
-    await _fold_actor_rows(connection, events, _status_becomes(ActorStatus.DEREGISTERED))
+def actor_deregistered(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
+    _fold_actor_rows(connection, events, _status_becomes(ActorStatus.DEREGISTERED))
 
 
 @projection.on(ACTIVITY_ANNOUNCED)
-async def activity_announced(connection: AsyncConnection, events: Sequence[EventEnvelope]) -> None:
+def activity_announced(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
     # The actor row's version moves too, so a later event of that actor is not taken as old.
-    await _fold_actor_rows(connection, events, lambda row, _event: row)
+    _fold_actor_rows(connection, events, lambda row, _event: row)
     rows = [_activity_row(e) for e in events]
-    await upsert(connection, activities_table, rows, keys=["activity_id"])
+    upsert(connection, activities_table, rows, keys=["activity_id"])
 
 
 def _registered_row(_row: Row | None, event: EventEnvelope) -> Row:
@@ -240,13 +237,13 @@ def _activity_row(event: EventEnvelope) -> Row:
     }
 
 
-async def _fold_actor_rows(
-    connection: AsyncConnection,
+def _fold_actor_rows(
+    connection: sa.Connection,
     events: Sequence[EventEnvelope],
     change: Callable[[Any, EventEnvelope], Row],
 ) -> None:
     ids = sorted({str(e.data["actor_id"]) for e in events})
-    rows = await _actor_rows(connection, ids)
+    rows = _actor_rows(connection, ids)
     changed: dict[str, Row] = {}
     for event in events:
         actor_id = str(event.data["actor_id"])
@@ -255,12 +252,12 @@ async def _fold_actor_rows(
             continue  # already in the row (a stream is applied in version order)
         new_row = _with_derived_columns({**change(row, event), **_event_columns(event)})
         rows[actor_id] = changed[actor_id] = new_row
-    await upsert(connection, actors_table, list(changed.values()), keys=["actor_id"])
+    upsert(connection, actors_table, list(changed.values()), keys=["actor_id"])
 
 
-async def _actor_rows(connection: AsyncConnection, ids: list[str]) -> dict[str, Row]:
+def _actor_rows(connection: sa.Connection, ids: list[str]) -> dict[str, Row]:
     query = sa.select(actors_table).where(actors_table.c.actor_id.in_(ids))
-    result = await connection.execute(query)
+    result = connection.execute(query)
     return {row["actor_id"]: dict(row) for row in result.mappings()}
 
 

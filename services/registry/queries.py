@@ -7,10 +7,10 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.registry.japanese import normalise_for_search, search_terms
 from services.registry.projections import activities_table, actors_table, wards_table
+from shared.db import Database
 
 Row = dict[str, Any]
 
@@ -46,26 +46,26 @@ class ActivitySearch:
     offset: int = 0
 
 
-async def list_wards(engine: AsyncEngine) -> list[Row]:
+async def list_wards(database: Database) -> list[Row]:
     query = sa.select(wards_table).order_by(wards_table.c.ward)
-    return await _rows(engine, query)
+    return await _rows(database, query)
 
 
-async def ward_policy(engine: AsyncEngine, ward: str) -> Row | None:
+async def ward_policy(database: Database, ward: str) -> Row | None:
     query = sa.select(wards_table).where(wards_table.c.ward == ward)
-    rows = await _rows(engine, query)
+    rows = await _rows(database, query)
     return rows[0] if rows else None
 
 
-async def find_actor(engine: AsyncEngine, ward: str, actor_id: str) -> Row | None:
+async def find_actor(database: Database, ward: str, actor_id: str) -> Row | None:
     query = sa.select(actors_table).where(
         actors_table.c.ward == ward, actors_table.c.actor_id == actor_id
     )
-    rows = await _rows(engine, query)
+    rows = await _rows(database, query)
     return rows[0] if rows else None
 
 
-async def search_actors(engine: AsyncEngine, search: ActorSearch, *, staff: bool) -> Page:
+async def search_actors(database: Database, search: ActorSearch, *, staff: bool) -> Page:
     """Staff search everything of their ward, personal names included; others the listed."""
     table = actors_table
     conditions: list[Any] = [table.c.ward == search.ward]
@@ -85,21 +85,21 @@ async def search_actors(engine: AsyncEngine, search: ActorSearch, *, staff: bool
     if search.corporate_number:
         conditions.append(table.c.corporate_number == search.corporate_number)
     order = (table.c.sort_key, table.c.actor_id)
-    return await _page(engine, table, conditions, order, search.limit, search.offset)
+    return await _page(database, table, conditions, order, search.limit, search.offset)
 
 
 async def find_activity(
-    engine: AsyncEngine, ward: str, activity_id: str, *, staff: bool
+    database: Database, ward: str, activity_id: str, *, staff: bool
 ) -> Row | None:
     search = ActivitySearch(ward, limit=1)
     conditions = _activity_conditions(search, staff=staff)
     conditions.append(activities_table.c.activity_id == activity_id)
     query = sa.select(activities_table).where(*conditions)
-    rows = await _rows(engine, query)
+    rows = await _rows(database, query)
     return rows[0] if rows else None
 
 
-async def search_activities(engine: AsyncEngine, search: ActivitySearch, *, staff: bool) -> Page:
+async def search_activities(database: Database, search: ActivitySearch, *, staff: bool) -> Page:
     """Activities of the ward; the public sees those of listed (verified, active) actors."""
     table = activities_table
     conditions = _activity_conditions(search, staff=staff)
@@ -115,7 +115,7 @@ async def search_activities(engine: AsyncEngine, search: ActivitySearch, *, staf
             sa.func.coalesce(table.c.ends_on, table.c.starts_on) >= search.starts_from
         )
     order = (table.c.starts_on, table.c.activity_id)
-    return await _page(engine, table, conditions, order, search.limit, search.offset)
+    return await _page(database, table, conditions, order, search.limit, search.offset)
 
 
 def _activity_conditions(search: ActivitySearch, *, staff: bool) -> list[Any]:
@@ -133,7 +133,7 @@ def _text_conditions(column: Any, text: str | None) -> list[Any]:
 
 
 async def _page(
-    engine: AsyncEngine,
+    database: Database,
     table: sa.Table,
     conditions: list[Any],
     order: tuple[Any, ...],
@@ -143,12 +143,14 @@ async def _page(
     where = sa.and_(*conditions)
     items_query = sa.select(table).where(where).order_by(*order).limit(limit).offset(offset)
     count_query = sa.select(sa.func.count()).select_from(table).where(where)
-    async with engine.connect() as connection:
-        items = [dict(row) for row in (await connection.execute(items_query)).mappings()]
-        total = int((await connection.execute(count_query)).scalar_one())
-    return Page(items, total)
+
+    def read(connection: sa.Connection) -> Page:
+        items = [dict(row) for row in connection.execute(items_query).mappings()]
+        total = int(connection.execute(count_query).scalar_one())
+        return Page(items, total)
+
+    return await database.read(read)
 
 
-async def _rows(engine: AsyncEngine, query: Any) -> list[Row]:
-    async with engine.connect() as connection:
-        return [dict(row) for row in (await connection.execute(query)).mappings()]
+async def _rows(database: Database, query: Any) -> list[Row]:
+    return await database.read(lambda c: [dict(row) for row in c.execute(query).mappings()])

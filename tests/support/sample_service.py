@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
@@ -44,11 +45,13 @@ class RecordGift(BaseModel):
 
 
 router = APIRouter(prefix="/v1/wards/{ward}")
+Finance = Annotated[Principal, require("finance")]
+Reader = Annotated[Principal, optional_reader()]
 
 
 @router.post("/gifts", status_code=201)
 async def record_gift(
-    ward: str, command: RecordGift, request: Request, principal: Principal = require("finance")
+    ward: str, command: RecordGift, request: Request, principal: Finance
 ) -> dict[str, object]:
     ctx: ServiceContext = request.app.state.ctx
     event = NewEvent(event_type="sample.GiftRecorded", data=command.model_dump())
@@ -58,9 +61,7 @@ async def record_gift(
 
 
 @router.get("/gifts/total")
-async def gift_total(
-    ward: str, request: Request, _principal: Principal = optional_reader()
-) -> dict[str, int]:
+async def gift_total(ward: str, request: Request, _principal: Reader) -> dict[str, int]:
     ctx: ServiceContext = request.app.state.ctx
     query = sa.select(totals.c.gifts, totals.c.yen).where(totals.c.ward == ward)
     row = await ctx.database.read(lambda c: c.execute(query).one_or_none())

@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 
 from services.registry.app import bootstrap
 from shared.bus.streams import StreamNames
-from shared.db import create_engine
+from shared.db import Database
 from shared.eventstore.store import EventStore
 from shared.projections.inbox import inbox
 from shared.service import ServiceContext
@@ -64,9 +64,8 @@ class LiveRegistry:
         """Wait until the projection has applied every appended event."""
 
         async def applied() -> int:
-            async with self.ctx.engine.connect() as connection:
-                query = sa.select(sa.func.count()).select_from(inbox)
-                return int((await connection.execute(query)).scalar_one())
+            query = sa.select(sa.func.count()).select_from(inbox)
+            return int(await self.ctx.database.read(lambda c: c.execute(query).scalar_one()))
 
         total = await self.event_count()
         await self.eventually(applied, lambda n: n >= total)
@@ -108,7 +107,7 @@ async def any_registry(
     store = None
     if request.param == "postgres":
         url, schema = request.getfixturevalue("postgres_schema")
-        store = EventStore(create_engine(url, schema=schema))
+        store = EventStore(Database(url, schema=schema))
     async with live_registry(registry_settings(stream_names, tmp_path), store) as live:
         yield live
 

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from services.registry.demo import seed_demo_data
 from services.registry.projections import activities_table, actors_table, projection, wards_table
 from shared.bus.streams import StreamNames
-from shared.db import create_engine
+from shared.db import Database
 from shared.projections.runner import ProjectionRunner, rebuild
 from tests.integration.registry.conftest import LiveRegistry
 from tests.integration.registry.scenarios import neighbourhood_association, register_verified
@@ -74,20 +74,21 @@ async def test_the_directory_rebuilt_from_events_equals_the_live_one(
     await live.client.put("/v1/wards/nerima/policy", json={"pack": nerima_pack(2)}, headers=admin)
     await live.caught_up()
 
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'rebuilt.sqlite3'}")
+    database = Database(f"sqlite:///{tmp_path / 'rebuilt.sqlite3'}")
     try:
-        applied = await rebuild(ProjectionRunner(engine, projection), live.ctx.store.iterate_all())
+        applied = await rebuild(
+            ProjectionRunner(database, projection), live.ctx.store.iterate_all()
+        )
         assert applied == await live.event_count()
         for table in (wards_table, actors_table, activities_table):
-            assert await table_rows(engine, table) == await table_rows(live.ctx.engine, table)
+            assert await table_rows(database, table) == await table_rows(live.ctx.database, table)
     finally:
-        await engine.dispose()
+        database.dispose()
     directory = await live.get_json("/v1/wards/nerima/actors", headers=staff)
     assert directory["total"] >= 8
 
 
-async def table_rows(engine: Any, table: sa.Table) -> list[dict[str, Any]]:
+async def table_rows(database: Database, table: sa.Table) -> list[dict[str, Any]]:
     key = next(iter(table.primary_key.columns))
-    async with engine.connect() as connection:
-        result = await connection.execute(sa.select(table).order_by(key))
-        return [dict(row) for row in result.mappings()]
+    query = sa.select(table).order_by(key)
+    return await database.read(lambda c: [dict(row) for row in c.execute(query).mappings()])
