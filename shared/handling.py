@@ -45,6 +45,12 @@ async def execute(
     decide: Callable[[State], Sequence[NewEvent]],
     context: AppendContext,
 ) -> AppendResult:
-    """Decide against the current state and append with optimistic concurrency."""
+    """Decide against the current state and append with optimistic concurrency.
+
+    A retried request (same idempotency key) gets its first result before anything is decided.
+    """
+    replay = await store.replay(context)
+    if replay is not None:
+        return replay
     loaded = await load(store, aggregate, stream_id)
     return await store.append(stream_id, loaded.version, decide(loaded.state), context)

@@ -101,6 +101,12 @@ class EventStore:
                 listener()
         return result
 
+    async def replay(self, context: AppendContext) -> AppendResult | None:
+        """The stored result of an earlier request with the same idempotency key, if any."""
+        if context.idempotency_key is None:
+            return None
+        return await self.database.read(lambda c: _replay_idempotent(c, context))
+
     def _append(
         self, connection: sa.Connection, prepared: _Prepared, context: AppendContext
     ) -> AppendResult:

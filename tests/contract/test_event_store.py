@@ -114,3 +114,22 @@ async def test_japanese_text_round_trips(store: EventStore) -> None:
     await store.append("x", NO_STREAM, [NewEvent(event_type="test.Named", data=data)], context())
     (stored,) = await store.read_stream("x")
     assert stored.data == data
+
+
+async def test_execute_returns_the_first_result_for_a_retried_command(store: EventStore) -> None:
+    from shared.errors import Conflict
+    from shared.handling import Aggregate, execute
+
+    counter = Aggregate(initial=lambda: 0, evolve=lambda n, _e: n + 1)
+
+    def once(state: int) -> list[NewEvent]:
+        if state:
+            raise Conflict("already done")
+        return happened(1)
+
+    keyed = context(idempotency_key="once", fingerprint="f")
+    first = await execute(store, counter, "once-1", once, keyed)
+    again = await execute(store, counter, "once-1", once, keyed)
+    assert again.replayed and again.events == first.events
+    with pytest.raises(Conflict):
+        await execute(store, counter, "once-1", once, context())
