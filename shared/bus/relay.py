@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable
 
 from redis.asyncio import Redis
 
+from shared.bus.lease import Lease
 from shared.bus.streams import TRANSIENT_ERRORS, StreamNames
 from shared.eventstore.store import EventStore
 from shared.telemetry.metrics import relay_published
@@ -21,6 +23,8 @@ from shared.telemetry.tracing import relay_spans
 
 log = logging.getLogger("kyodo.relay")
 MARKER_CHECK_INTERVAL = 0.25
+CURSOR_SAVE_INTERVAL = 0.2
+LEASE_RETRY = 1.0
 
 
 class OutboxRelay:
@@ -43,21 +47,36 @@ class OutboxRelay:
         self.cursor = 0
         self.wakeup = asyncio.Event()
         self._last_marker_check = 0.0
+        self._saved = 0
+        self._saved_at = 0.0
 
     async def start(self) -> None:
-        self.cursor = await self.load_cursor()
+        self.cursor = self._saved = await self.load_cursor()
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self.start()
+        """Publish while this instance holds the relay lease (one publisher per service)."""
+        lease = Lease(self.redis, self.names.relay_lease(self.service))
+        leading = False
         while not stop.is_set():
             try:
+                if not await lease.hold():
+                    leading = False
+                    await asyncio.sleep(LEASE_RETRY)
+                    continue
+                if not leading:
+                    await self.start()  # another instance may have moved the cursor
+                    leading = True
                 if await self.publish_once() == 0:
                     await self._idle(stop)
             except TRANSIENT_ERRORS as error:
                 log.warning("relay %s cannot reach Redis: %s", self.service, error)
+                leading = False
                 await asyncio.sleep(0.5)
+        await _quietly(lease.release())
 
     async def _idle(self, stop: asyncio.Event) -> None:
+        if self._saved != self.cursor:
+            await self.save_cursor(self.cursor)
         if time.monotonic() - self._last_marker_check > MARKER_CHECK_INTERVAL:
             await self.check_marker()
         self.wakeup.clear()
@@ -86,7 +105,7 @@ class OutboxRelay:
         if await self._rewind_if_lost(results[0]):
             return len(rows)
         self.cursor = rows[-1][0]
-        await self.save_cursor(self.cursor)
+        await self._save_cursor_now_and_then()
         relay_published.add(len(rows), {"service": self.service})
         return len(rows)
 
@@ -114,6 +133,21 @@ class OutboxRelay:
 
     async def save_cursor(self, position: int) -> None:
         await self.store.save_cursor(self.service, position)
+        self._saved = position
+        self._saved_at = time.monotonic()
+
+    async def _save_cursor_now_and_then(self) -> None:
+        # The SQL cursor only shortens the re-send after a crash (the Redis marker bounds it too),
+        # so under load it is saved a few times a second rather than after every batch.
+        if time.monotonic() - self._saved_at >= CURSOR_SAVE_INTERVAL:
+            await self.save_cursor(self.cursor)
 
     async def lag(self) -> int:
         return await self.store.max_position() - self.cursor
+
+
+async def _quietly(operation: Awaitable[None]) -> None:
+    try:
+        await operation
+    except TRANSIENT_ERRORS:
+        log.warning("relay lease not released; it expires by itself")

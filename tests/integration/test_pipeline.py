@@ -178,3 +178,21 @@ async def _until(condition: Callable[[], Awaitable[bool]], timeout: float = 10.0
             return
         await asyncio.sleep(0.02)
     raise AssertionError("condition not reached in time")
+
+
+async def test_of_two_relay_instances_one_publishes(pipeline: Pipeline, redis: Redis) -> None:
+    twin = OutboxRelay(pipeline.store, redis, pipeline.relay.names, service="test", batch=5)
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(r.run(stop)) for r in (pipeline.relay, twin)]
+    await pipeline.append(40)
+    async with asyncio.timeout(10):
+        while max(pipeline.relay.cursor, twin.cursor) < 40:
+            await asyncio.sleep(0.02)
+    stop.set()
+    await asyncio.gather(*tasks)
+    positions = [
+        int(fields[b"p"])
+        for stream in pipeline.relay.names.all_events("test")
+        for _id, fields in await redis.xrange(stream)
+    ]
+    assert sorted(positions) == list(range(1, 41))
