@@ -28,7 +28,12 @@ from shared.projections.composite import CompositeProjection
 from shared.projections.runner import Projection, ProjectionRunner
 from shared.settings import Settings
 from shared.telemetry.http import TraceMiddleware
-from shared.telemetry.tracing import build_tracer_provider, install_tracer_provider
+from shared.telemetry.sampling import sample_forever
+from shared.telemetry.tracing import (
+    build_tracer_provider,
+    install_meter_provider,
+    install_tracer_provider,
+)
 from shared.web.auth import TokenVerifier
 from shared.web.limits import BodySizeLimit
 from shared.web.problems import install_problem_handlers
@@ -134,6 +139,10 @@ async def start_context(
         context.tasks.append(asyncio.create_task(context.relay.run(context.stop)))
         if context.consumer is not None:
             context.tasks.append(asyncio.create_task(context.consumer.run(context.stop)))
+        sampler = sample_forever(
+            context.redis, context.names, context.relay, context.consumer, context.stop
+        )
+        context.tasks.append(asyncio.create_task(sampler))
 
 
 async def stop_context(context: ServiceContext) -> None:
@@ -156,6 +165,8 @@ def build_service(
 ) -> FastAPI:
     context = build_context(spec, settings, store=store, redis=redis, clock=clock)
     install_tracer_provider(build_tracer_provider(spec.name, otlp_endpoint=settings.otlp_endpoint))
+    if settings.otlp_endpoint:
+        install_meter_provider(spec.name, settings.otlp_endpoint)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -42,6 +42,20 @@ def install_tracer_provider(provider: TracerProvider) -> bool:
     return True
 
 
+def install_meter_provider(service: str, otlp_endpoint: str) -> None:
+    """Export the platform's metrics over OTLP (only when an endpoint is configured)."""
+    from opentelemetry import metrics
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+    reader = PeriodicExportingMetricReader(
+        OTLPMetricExporter(endpoint=f"{otlp_endpoint}/v1/metrics")
+    )
+    resource = Resource.create({"service.name": f"kyodo-{service}"})
+    metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=[reader]))
+
+
 def traceparent_in(body: str) -> str | None:
     """The traceparent inside a stored body, found without parsing the JSON."""
     start = body.find(TRACEPARENT_KEY)

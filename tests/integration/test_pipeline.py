@@ -196,3 +196,87 @@ async def test_of_two_relay_instances_one_publishes(pipeline: Pipeline, redis: R
         for _id, fields in await redis.xrange(stream)
     ]
     assert sorted(positions) == list(range(1, 41))
+
+
+@pytest.fixture(scope="module")
+def metric_reader() -> object:
+    from opentelemetry import metrics
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+    if not isinstance(metrics.get_meter_provider(), MeterProvider):
+        pytest.skip("another meter provider is installed in this process")
+    return reader
+
+
+def _metric_points(reader: object, name: str) -> list[object]:
+    data = reader.get_metrics_data()  # type: ignore[attr-defined]
+    return [
+        point
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == name
+        for point in metric.data.data_points
+    ]
+
+
+async def test_metrics_count_appends_and_sample_lag_pending_and_dead_letters(
+    pipeline: Pipeline, redis: Redis, metric_reader: object
+) -> None:
+    from shared.telemetry.sampling import sample_once
+
+    await pipeline.append(5)
+    await pipeline.append(1, event_type=POISON)
+    while await pipeline.relay.publish_once():
+        pass
+    await sample_once(redis, pipeline.relay.names, pipeline.relay, pipeline.consumer)
+    lag = _metric_points(metric_reader, "kyodo.consumer.lag")
+    assert [p.value for p in lag if p.attributes == {"group": "reader"}] == [6]  # type: ignore[attr-defined]
+    await pipeline.consumer.poll_once()
+    await sample_once(redis, pipeline.relay.names, pipeline.relay, pipeline.consumer)
+    pending = _metric_points(metric_reader, "kyodo.consumer.pending")
+    assert [p.value for p in pending if p.attributes == {"group": "reader"}] == [1]  # type: ignore[attr-defined]
+    relay_lag = _metric_points(metric_reader, "kyodo.relay.lag")
+    assert [p.value for p in relay_lag if p.attributes == {"service": "test"}] == [0]  # type: ignore[attr-defined]
+    appended = _metric_points(metric_reader, "kyodo.events.appended")
+    assert sum(p.value for p in appended) >= 6  # type: ignore[attr-defined]
+
+
+async def test_cli_status_and_dead_letters(
+    pipeline: Pipeline, redis: Redis, stream_names: StreamNames
+) -> None:
+    from typer.testing import CliRunner
+
+    from shared.cli.main import app
+    from shared.testing.services import redis_url
+
+    await pipeline.append(2)
+    await pipeline.append(1, event_type=POISON)
+    await pipeline.drain()
+    for _ in range(10):
+        await pipeline.consumer.reclaim_once()
+        if await redis.xlen(stream_names.dead_letters("reader")):
+            break
+        await asyncio.sleep(0.01)
+    env = {
+        "KYODO_REDIS_URL": redis_url(),
+        "KYODO_STREAM_PREFIX": stream_names.prefix,
+        "KYODO_PARTITIONS": str(stream_names.partitions),
+        "COLUMNS": "250",
+    }
+    runner = CliRunner()
+    status = await asyncio.to_thread(runner.invoke, app, ["status"], env=env)
+    assert status.exit_code == 0, status.output
+    assert f"{stream_names.prefix}:test:events:" in status.output and "reader" in status.output
+    listed = await asyncio.to_thread(runner.invoke, app, ["deadletters", "list", "reader"], env=env)
+    assert "PoisonError" in listed.output
+    pipeline.runner.projection.poison_fails = False  # type: ignore[attr-defined]
+    redriven = await asyncio.to_thread(
+        runner.invoke, app, ["deadletters", "redrive", "reader"], env=env
+    )
+    assert "1 entries sent back" in redriven.output
+    await pipeline.drain()
+    assert sorted(await pipeline.applied_ids()) == sorted(await pipeline.appended_ids())
