@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from shared.bus.consumer import GroupConsumer
 from shared.bus.relay import OutboxRelay
@@ -37,9 +39,7 @@ async def sample_once(
 async def _group_info(redis: Redis, stream: str, group: str) -> dict[str, Any]:
     try:
         groups = await redis.xinfo_groups(stream)
-    except TRANSIENT_ERRORS:
-        raise
-    except Exception:  # noqa: BLE001 - a stream not created yet has no groups
+    except ResponseError:  # a stream not created yet has no groups
         return {}
     for info in groups:
         name = info["name"]
@@ -61,7 +61,5 @@ async def sample_forever(
             await sample_once(redis, names, relay, consumer)
         except TRANSIENT_ERRORS as error:
             log.warning("metrics sampling failed: %s", error)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
-        except TimeoutError:
-            pass
