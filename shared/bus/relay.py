@@ -49,6 +49,7 @@ class OutboxRelay:
         self._last_marker_check = 0.0
         self._saved = 0
         self._saved_at = 0.0
+        self._prefetch: tuple[int, asyncio.Future[list[tuple[int, str, str]]]] | None = None
 
     async def start(self) -> None:
         self.cursor = self._saved = await self.load_cursor()
@@ -89,9 +90,13 @@ class OutboxRelay:
         stopper.cancel()
 
     async def publish_once(self) -> int:
-        rows = await self.store.read_raw(after=self.cursor, limit=self.batch)
+        rows = await self._next_rows()
         if not rows:
             return 0
+        if len(rows) == self.batch:
+            # Read the next batch from SQL while Redis takes this one.
+            after = rows[-1][0]
+            self._prefetch = (after, asyncio.ensure_future(self._read(after)))
         marker = self.names.relay_marker(self.service)
         with relay_spans(self.service, rows):
             pipe = self.redis.pipeline(transaction=False)
@@ -108,6 +113,18 @@ class OutboxRelay:
         await self._save_cursor_now_and_then()
         relay_published.add(len(rows), {"service": self.service})
         return len(rows)
+
+    async def _next_rows(self) -> list[tuple[int, str, str]]:
+        if self._prefetch is not None:
+            after, rows = self._prefetch
+            self._prefetch = None
+            if after == self.cursor:
+                return await rows
+            rows.cancel()
+        return await self._read(self.cursor)
+
+    async def _read(self, after: int) -> list[tuple[int, str, str]]:
+        return await self.store.read_raw(after=after, limit=self.batch)
 
     async def check_marker(self) -> None:
         self._last_marker_check = time.monotonic()
