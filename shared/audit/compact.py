@@ -47,32 +47,32 @@ class CompactRange:
 
     def append(self, leaf_hash: bytes) -> list[Subtree]:
         """Append one leaf; returns the subtrees (level >= 1) that this append completed."""
-        return self.append_subtree(0, leaf_hash)
-
-    def extend(self, leaf_hashes: Iterable[bytes]) -> list[Subtree]:
-        completed = []
-        for leaf_hash in leaf_hashes:
-            completed.extend(self.append_subtree(0, leaf_hash))
+        completed: list[Subtree] = []
+        self._push(0, leaf_hash, completed)
         return completed
 
-    def append_subtree(self, level: int, subtree_hash: bytes) -> list[Subtree]:
-        """Append a perfect subtree of ``2**level`` leaves; ``size`` must be a multiple of it."""
-        if self._size % (1 << level):
-            raise ValueError(f"a level-{level} subtree cannot start at leaf {self._size}")
-        completed = []
+    def extend(self, leaf_hashes: Iterable[bytes]) -> None:
+        """Append leaves without reporting the subtrees they complete."""
+        for leaf_hash in leaf_hashes:
+            self._push(0, leaf_hash, None)
+
+    def append_range(self, subtrees: Iterable[tuple[int, bytes]]) -> None:
+        """Append consecutive perfect subtrees given as ``(level, hash)``, left to right; each
+        must start at a multiple of its own size."""
+        for level, subtree_hash in subtrees:
+            if self._size % (1 << level):
+                raise ValueError(f"a level-{level} subtree cannot start at leaf {self._size}")
+            self._push(level, subtree_hash, None)
+
+    def _push(self, level: int, subtree_hash: bytes, completed: list[Subtree] | None) -> None:
         index = self._size >> level
         self._size += 1 << level
         while index & 1:
             subtree_hash = node_hash(self._peaks.pop(), subtree_hash)
             level, index = level + 1, index >> 1
-            completed.append(Subtree(level, index, subtree_hash))
+            if completed is not None:
+                completed.append(Subtree(level, index, subtree_hash))
         self._peaks.append(subtree_hash)
-        return completed
-
-    def append_range(self, subtrees: Iterable[tuple[int, bytes]]) -> None:
-        """Append consecutive perfect subtrees given as ``(level, hash)``, left to right."""
-        for level, subtree_hash in subtrees:
-            self.append_subtree(level, subtree_hash)
 
 
 class HashLevels:
