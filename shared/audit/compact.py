@@ -52,9 +52,21 @@ class CompactRange:
         return completed
 
     def extend(self, leaf_hashes: Iterable[bytes]) -> None:
-        """Append leaves without reporting the subtrees they complete."""
-        for leaf_hash in leaf_hashes:
-            self._push(0, leaf_hash, None)
+        """Append leaves a whole level at a time, without reporting the subtrees completed."""
+        nodes = list(leaf_hashes)
+        first = self._size  # index of nodes[0] on the current level
+        self._size += len(nodes)
+        new_peaks: list[bytes] = []
+        while nodes:
+            # An odd first index makes nodes[0] a right child; its sibling is the lowest peak.
+            if first & 1:
+                nodes.insert(0, self._peaks.pop())
+                first -= 1
+            if len(nodes) & 1:
+                new_peaks.append(nodes.pop())
+            nodes = pair_hashes(nodes)
+            first >>= 1
+        self._peaks.extend(reversed(new_peaks))
 
     def append_range(self, subtrees: Iterable[tuple[int, bytes]]) -> None:
         """Append consecutive perfect subtrees given as ``(level, hash)``, left to right; each

@@ -14,7 +14,7 @@ from pathlib import Path
 from shared.audit.compact import CompactRange
 from shared.audit.export import ENTRIES_FILE, INDEX_FILE, IndexRecord, parse_index_line
 from shared.audit.problems import Problem, ProblemKind, SignedHead
-from shared.audit.scan import leaf_hashes, plan_chunks, read_lines
+from shared.audit.scan import leaf_hashes, read_lines
 
 MAX_INSERTION_SEARCH = 1024
 _INDEX_PREFIX = b'{"index":'
@@ -32,7 +32,7 @@ class _Window:
 
     @classmethod
     def load(cls, directory: Path, start: int, stop: int) -> _Window:
-        leaves = read_entry_lines(directory / ENTRIES_FILE, start, stop)
+        leaves = read_lines(directory / ENTRIES_FILE, start, stop)
         records = read_index_records(directory / INDEX_FILE, start, stop + 2)
         by_hash = {record.leaf_hash: record for record in records.values()}
         return cls(start, leaves, leaf_hashes(leaves), records, by_hash)
@@ -78,19 +78,6 @@ def explain_shortfall(
         event_id,
         ENTRIES_FILE,
     )
-
-
-def read_entry_lines(path: Path, start: int, stop: int) -> list[bytes]:
-    lines: list[bytes] = []
-    for chunk in plan_chunks(path):
-        end = chunk.first_index + chunk.count
-        if end > start:
-            lines.extend(
-                read_lines(chunk)[max(start - chunk.first_index, 0) : stop - chunk.first_index]
-            )
-        if end >= stop:
-            break
-    return lines
 
 
 def read_index_records(path: Path, start: int, stop: int) -> dict[int, IndexRecord]:

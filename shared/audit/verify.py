@@ -16,12 +16,7 @@ from pathlib import Path
 
 from shared.audit.checkpoint import open_checkpoint
 from shared.audit.compact import CompactRange
-from shared.audit.diagnose import (
-    envelope_event_id,
-    explain_mismatch,
-    explain_shortfall,
-    read_entry_lines,
-)
+from shared.audit.diagnose import envelope_event_id, explain_mismatch, explain_shortfall
 from shared.audit.errors import (
     BadSignatureError,
     CheckpointError,
@@ -38,7 +33,7 @@ from shared.audit.export import (
 )
 from shared.audit.note import Verifier
 from shared.audit.problems import Problem, ProblemKind, SignedHead, VerificationError
-from shared.audit.scan import digest_file
+from shared.audit.scan import hash_file, read_lines
 
 Progress = Callable[[int, int], None]
 """Called with (entries hashed so far, entries in the export) as verification advances."""
@@ -130,19 +125,20 @@ class _EntryScan:
             raise VerificationError(
                 Problem(ProblemKind.MALFORMED_EXPORT, f"{ENTRIES_FILE} is missing")
             )
-        cuts = [head.tree_size for head in heads]
-        total = 0
-        for digest in digest_file(path, cuts, workers):
-            for end, cover in digest.covers.items():
-                if self._pending and self._pending[-1].tree_size == end:
-                    candidate = self._tree.copy()
-                    candidate.append_range(cover)
-                    self._check_heads_at(candidate)
-            self._tree.append_range(digest.covers[digest.end])
-            total = digest.end
+        for hashes in hash_file(path, workers):
+            self._add_leaves(hashes)
             if self._progress:
-                self._progress(total, max(total, self._expected_total))
-        self._check_end(total)
+                self._progress(self._tree.size, max(self._tree.size, self._expected_total))
+        self._check_end(self._tree.size)
+
+    def _add_leaves(self, hashes: list[bytes]) -> None:
+        start = self._tree.size
+        while self._pending and self._pending[-1].tree_size <= start + len(hashes):
+            cut = self._pending[-1].tree_size - start
+            self._tree.extend(hashes[:cut])
+            hashes, start = hashes[cut:], start + cut
+            self._check_heads_at(self._tree.copy())
+        self._tree.extend(hashes)
 
     def _check_heads_at(self, tree: CompactRange) -> None:
         while self._pending and self._pending[-1].tree_size == tree.size:
@@ -162,7 +158,7 @@ class _EntryScan:
             raise VerificationError(self._uncovered(self.verified.size))
 
     def _uncovered(self, index: int) -> Problem:
-        lines = read_entry_lines(self._directory / ENTRIES_FILE, index, index + 1)
+        lines = read_lines(self._directory / ENTRIES_FILE, index, index + 1)
         event_id = envelope_event_id(lines[0]) if lines else None
         return Problem(
             ProblemKind.UNCOVERED_ENTRY,
