@@ -23,10 +23,11 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
     func,
     insert,
+    or_,
     select,
-    tuple_,
 )
 
 from shared.audit.compact import Subtree
@@ -68,7 +69,7 @@ checkpoints = Table(
 )
 
 # Keeps every IN list below the bound-parameter limits of SQLite and PostgreSQL.
-_QUERY_BATCH = 400
+_QUERY_BATCH = 200
 _STREAM_BATCH = 1000
 
 T = TypeVar("T")
@@ -199,9 +200,13 @@ class SqlLogStore:
         ]
 
     def _upper_hashes(self, positions: Sequence[Position]) -> list[tuple[Position, bytes]]:
+        # OR of exact keys rather than a row-value IN, which SQLite answers with a scan.
+        exact_keys = [
+            and_(subtrees.c.level == level, subtrees.c.node_index == index)
+            for level, index in positions
+        ]
         query = select(subtrees.c.level, subtrees.c.node_index, subtrees.c.hash).where(
-            subtrees.c.ward == self._ward,
-            tuple_(subtrees.c.level, subtrees.c.node_index).in_(positions),
+            subtrees.c.ward == self._ward, or_(*exact_keys)
         )
         return [
             ((int(level), int(index)), bytes(node))

@@ -47,6 +47,9 @@ class VerificationReport:
     """Entries covered by the last checkpoint whose root was reproduced."""
     checkpoints_verified: int
     root: bytes
+    """Root of the tree of the verified entries."""
+    keys_from_export: bool
+    """True when no trusted keys were given and the export's own key file was believed."""
     problem: Problem | None
     seconds: float
 
@@ -81,6 +84,7 @@ def verify_export(
         scan.verified.size,
         scan.checkpoints_verified,
         scan.verified.root(),
+        trusted_keys is None,
         problem,
         time.perf_counter() - started,
     )

@@ -84,6 +84,8 @@ def test_an_untouched_export_verifies(exported: Path, signer: Signer) -> None:
     assert report.ok, report.problem
     assert (report.entries_verified, report.checkpoints_verified) == (EVENTS, EVENTS // BATCH)
     assert report.origin == ORIGIN
+    assert not report.keys_from_export
+    assert verify_export(exported).keys_from_export
     assert seen[-1] == (EVENTS, EVENTS)
     leaf_hashes = [merkle.leaf_hash(leaf) for leaf in iter_leaves(exported)]
     assert report.root == merkle.root_of(leaf_hashes)
