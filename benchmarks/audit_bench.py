@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,7 @@ def bench_sql_proofs(engine: sa.Engine, figures: Figures) -> None:
         log = AuditLog(SqlLogStore(connection, WARD))
         size = log.tree_size()
         samples = [random.randrange(size) for _ in range(200)]
-        timings = [_timed(lambda i=i: log.inclusion_proof(i, size)) for i in samples]
+        timings = [_timed(partial(log.inclusion_proof, i, size)) for i in samples]
     figures.add(
         f"inclusion proof from SQLite at {size:,} leaves",
         f"{statistics.median(timings) * 1e3:.2f} ms",
@@ -174,12 +175,12 @@ def bench_memory_proofs(figures: Figures, console: Console) -> None:
     indexes = [random.randrange(PROOF_LEAVES) for _ in range(PROOF_SAMPLES)]
     proofs = [merkle.inclusion_proof(i, PROOF_LEAVES, levels.subtree_hash) for i in indexes]
     build = [
-        _timed(lambda i=i: merkle.inclusion_proof(i, PROOF_LEAVES, levels.subtree_hash))
+        _timed(partial(merkle.inclusion_proof, i, PROOF_LEAVES, levels.subtree_hash))
         for i in indexes
     ]
     check = [
-        _timed(lambda i=i, p=p: merkle.verify_inclusion(i, PROOF_LEAVES, hashes[i], p, root))
-        for i, p in zip(indexes, proofs, strict=True)
+        _timed(partial(merkle.verify_inclusion, i, PROOF_LEAVES, hashes[i], proof, root))
+        for i, proof in zip(indexes, proofs, strict=True)
     ]
     lengths = sorted({len(proof) for proof in proofs})
     figures.add(
@@ -190,8 +191,7 @@ def bench_memory_proofs(figures: Figures, console: Console) -> None:
     figures.add("verify that inclusion proof", f"{statistics.median(check) * 1e6:.1f} µs", "median")
     sizes = [(random.randrange(1, PROOF_LEAVES), PROOF_LEAVES) for _ in range(200)]
     timings = [
-        _timed(lambda a=a, b=b: merkle.consistency_proof(a, b, levels.subtree_hash))
-        for a, b in sizes
+        _timed(partial(merkle.consistency_proof, a, b, levels.subtree_hash)) for a, b in sizes
     ]
     longest = max(len(merkle.consistency_proof(a, b, levels.subtree_hash)) for a, b in sizes)
     figures.add(

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 CHUNK_BYTES = 4 << 20
@@ -48,8 +49,8 @@ def hash_file(path: Path, workers: int | None = None) -> Iterator[list[bytes]]:
     """Leaf hashes of every line of ``path``, chunk by chunk in order, hashed in ``workers``
     processes (default: one per CPU for files of PARALLEL_FROM_BYTES or more, else none).
 
-    Worker processes are spawned, so a script that calls this must guard its entry point with
-    ``if __name__ == "__main__":``.
+    Workers are forked from a single-threaded caller and spawned otherwise; a spawning script
+    must guard its entry point with ``if __name__ == "__main__":``.
     """
     size = path.stat().st_size
     if workers is None:
@@ -60,7 +61,7 @@ def hash_file(path: Path, workers: int | None = None) -> Iterator[list[bytes]]:
     if workers <= 1:
         yield from map(hash_chunk, paths, begins, ends)
         return
-    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+    pool = ProcessPoolExecutor(workers, mp_context=get_context(_start_method()))
     try:
         yield from pool.map(hash_chunk, paths, begins, ends)
     finally:
@@ -78,3 +79,9 @@ def read_lines(path: Path, start: int, stop: int) -> list[bytes]:
             if number >= start:
                 lines.append(line.removesuffix(b"\n"))
     return lines
+
+
+def _start_method() -> str:
+    # Forking is cheapest but unsafe once other threads may hold locks; spawn is always safe.
+    single_threaded = threading.active_count() == 1
+    return "fork" if single_threaded and "fork" in get_all_start_methods() else "spawn"
