@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from shared.audit.merkle import fold_peaks, node_hash, pair_hashes, perfect_subtrees
+from shared.audit.merkle import fold_peaks, node_hash, pair_hashes
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +47,14 @@ class CompactRange:
 
     def append(self, leaf_hash: bytes) -> list[Subtree]:
         """Append one leaf; returns the subtrees (level >= 1) that this append completed."""
-        completed: list[Subtree] = []
-        self._push(0, leaf_hash, completed)
+        completed = []
+        level, index = 0, self._size
+        self._size += 1
+        while index & 1:
+            leaf_hash = node_hash(self._peaks.pop(), leaf_hash)
+            level, index = level + 1, index >> 1
+            completed.append(Subtree(level, index, leaf_hash))
+        self._peaks.append(leaf_hash)
         return completed
 
     def extend(self, leaf_hashes: Iterable[bytes]) -> None:
@@ -68,79 +74,36 @@ class CompactRange:
             first >>= 1
         self._peaks.extend(reversed(new_peaks))
 
-    def append_range(self, subtrees: Iterable[tuple[int, bytes]]) -> None:
-        """Append consecutive perfect subtrees given as ``(level, hash)``, left to right; each
-        must start at a multiple of its own size."""
-        for level, subtree_hash in subtrees:
-            if self._size % (1 << level):
-                raise ValueError(f"a level-{level} subtree cannot start at leaf {self._size}")
-            self._push(level, subtree_hash, None)
-
-    def _push(self, level: int, subtree_hash: bytes, completed: list[Subtree] | None) -> None:
-        index = self._size >> level
-        self._size += 1 << level
-        while index & 1:
-            subtree_hash = node_hash(self._peaks.pop(), subtree_hash)
-            level, index = level + 1, index >> 1
-            if completed is not None:
-                completed.append(Subtree(level, index, subtree_hash))
-        self._peaks.append(subtree_hash)
-
 
 class HashLevels:
-    """Every perfect subtree hash inside leaves ``[begin, end)``, stored level by level, so that
-    any subtree hash is one list lookup."""
+    """Every perfect subtree hash of a tree, stored level by level, so that any subtree hash is
+    one list lookup: level 0 holds the leaf hashes, level ``l`` the subtrees of ``2**l`` leaves."""
 
-    __slots__ = ("_begin", "_firsts", "_levels")
+    __slots__ = ("_levels",)
 
-    def __init__(self, begin: int = 0) -> None:
-        self._begin = begin
+    def __init__(self) -> None:
         self._levels: list[list[bytes]] = [[]]
-        self._firsts: list[int] = [begin]
 
     @classmethod
-    def from_leaf_hashes(cls, leaf_hashes: Sequence[bytes], begin: int = 0) -> HashLevels:
-        levels = cls(begin)
-        levels._levels[0] = list(leaf_hashes)
-        levels._build_upper_levels()
+    def from_leaf_hashes(cls, leaf_hashes: Sequence[bytes]) -> HashLevels:
+        levels = cls()
+        hashes = list(leaf_hashes)
+        levels._levels[0] = hashes
+        while len(hashes) > 1:
+            hashes = pair_hashes(hashes)
+            levels._levels.append(hashes)
         return levels
 
-    @property
-    def end(self) -> int:
-        return self._begin + len(self._levels[0])
-
     def subtree_hash(self, level: int, index: int) -> bytes:
-        if level >= len(self._levels):
+        if level >= len(self._levels) or not 0 <= index < len(self._levels[level]):
             raise KeyError((level, index))
-        offset = index - self._firsts[level]
-        hashes = self._levels[level]
-        if not 0 <= offset < len(hashes):
-            raise KeyError((level, index))
-        return hashes[offset]
-
-    def cover(self, begin: int, end: int) -> list[tuple[int, bytes]]:
-        """``(level, hash)`` of the perfect subtrees covering leaves ``[begin, end)``."""
-        return [
-            (level, self.subtree_hash(level, index))
-            for level, index in perfect_subtrees(begin, end)
-        ]
+        return self._levels[level][index]
 
     def add(self, subtree: Subtree) -> None:
-        """Store a subtree hash; subtrees of one level must arrive in index order."""
+        """Store a subtree hash; the subtrees of one level must arrive in index order."""
         while subtree.level >= len(self._levels):
             self._levels.append([])
-            self._firsts.append(-(-self._begin >> len(self._firsts)))
-        expected = self._firsts[subtree.level] + len(self._levels[subtree.level])
-        if subtree.index != expected:
-            raise ValueError(f"expected subtree ({subtree.level}, {expected}), got {subtree}")
-        self._levels[subtree.level].append(subtree.hash)
-
-    def _build_upper_levels(self) -> None:
-        hashes, first = self._levels[0], self._begin
-        while len(hashes) > 1:
-            # A node whose sibling lies before ``begin`` has no parent inside the range.
-            skip = first & 1
-            hashes = pair_hashes(hashes[skip:])
-            first = (first + skip) >> 1
-            self._levels.append(hashes)
-            self._firsts.append(first)
+        hashes = self._levels[subtree.level]
+        if subtree.index != len(hashes):
+            raise ValueError(f"expected subtree ({subtree.level}, {len(hashes)}), got {subtree}")
+        hashes.append(subtree.hash)

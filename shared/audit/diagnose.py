@@ -8,21 +8,26 @@ was altered to match, a search for a single inserted entry is tried on small ran
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from shared.audit.compact import CompactRange
+from shared.audit.errors import ExportFormatError
 from shared.audit.export import ENTRIES_FILE, INDEX_FILE, IndexRecord, parse_index_line
 from shared.audit.problems import Problem, ProblemKind, SignedHead
 from shared.audit.scan import leaf_hashes, read_lines
 
 MAX_INSERTION_SEARCH = 1024
+WINDOW = 1 << 16
 _INDEX_PREFIX = b'{"index":'
 
 
 @dataclass(frozen=True, slots=True)
 class _Window:
-    """Entries ``[start, start + len(leaves))`` with their hashes, and the recorded index."""
+    """Entries ``[start, start + len(leaves))`` with their hashes, and the recorded index
+    around them; the last loaded entry and record are lookahead for the one before."""
 
     start: int
     leaves: list[bytes]
@@ -31,9 +36,7 @@ class _Window:
     records_by_hash: dict[bytes, IndexRecord]
 
     @classmethod
-    def load(cls, directory: Path, start: int, stop: int) -> _Window:
-        leaves = read_lines(directory / ENTRIES_FILE, start, stop)
-        records = read_index_records(directory / INDEX_FILE, start, stop + 2)
+    def of(cls, start: int, leaves: list[bytes], records: dict[int, IndexRecord]) -> _Window:
         by_hash = {record.leaf_hash: record for record in records.values()}
         return cls(start, leaves, leaf_hashes(leaves), records, by_hash)
 
@@ -51,10 +54,9 @@ class _Window:
 def explain_mismatch(directory: Path, verified: CompactRange, head: SignedHead) -> Problem:
     """Why the entries after the verified tree do not reproduce ``head``'s root."""
     start, stop = verified.size, head.tree_size
-    window = _Window.load(directory, start, stop + 1)
     return (
-        _first_difference(window, start, min(stop, start + len(window.leaves)))
-        or _single_insertion(window, verified, head)
+        _first_difference(directory, start, stop)
+        or _single_insertion(directory, verified, head)
         or _unexplained(start, head)
     )
 
@@ -63,12 +65,11 @@ def explain_shortfall(
     directory: Path, verified: CompactRange, head: SignedHead, total_entries: int
 ) -> Problem:
     """Why the entries end before ``head``'s tree size."""
-    window = _Window.load(directory, verified.size, total_entries)
-    found = _first_difference(window, verified.size, total_entries)
+    found = _first_difference(directory, verified.size, total_entries)
     if found:
         return found
-    missing = window.records.get(total_entries)
-    event_id = missing.event_id if missing else None
+    missing = read_index_records(directory / INDEX_FILE, total_entries, total_entries + 1)
+    event_id = missing[total_entries].event_id if missing else None
     named = f" ({event_id})" if event_id else ""
     return Problem(
         ProblemKind.REMOVED_ENTRY,
@@ -83,17 +84,10 @@ def explain_shortfall(
 def read_index_records(path: Path, start: int, stop: int) -> dict[int, IndexRecord]:
     """Recorded entries with ``start <= index < stop``; empty if the index is unreadable."""
     records: dict[int, IndexRecord] = {}
-    try:
-        with path.open("rb") as index_file:
-            for line in index_file:
-                index = _quick_index(line)
-                if index is not None and not start <= index < stop:
-                    continue
-                record = parse_index_line(line)
-                if start <= record.index < stop:
-                    records.setdefault(record.index, record)
-    except (OSError, ValueError):
-        return records
+    for record in _records_from(path, start):
+        if record.index >= stop:
+            break
+        records.setdefault(record.index, record)
     return records
 
 
@@ -106,12 +100,52 @@ def envelope_event_id(leaf: bytes) -> str:
     return event_id if isinstance(event_id, str) else "unknown"
 
 
-def _first_difference(window: _Window, start: int, stop: int) -> Problem | None:
-    for index in range(start, stop):
-        problem = _difference_at(window, index)
-        if problem:
-            return problem
+def _first_difference(directory: Path, start: int, stop: int) -> Problem | None:
+    for window in _windows(directory, start, stop):
+        end = min(window.start + WINDOW, stop, window.start + len(window.leaves))
+        for index in range(window.start, end):
+            problem = _difference_at(window, index)
+            if problem:
+                return problem
     return None
+
+
+def _windows(directory: Path, start: int, stop: int) -> Iterator[_Window]:
+    """Consecutive windows of at most WINDOW entries over ``[start, stop)``, read forward once
+    so that memory stays bounded however far apart the checkpoints are."""
+    with (directory / ENTRIES_FILE).open("rb") as entries:
+        lines = (line.removesuffix(b"\n") for line in islice(entries, start, None))
+        records = _records_from(directory / INDEX_FILE, start)
+        held_lines: list[bytes] = []
+        held_records: dict[int, IndexRecord] = {}
+        pending: IndexRecord | None = None
+        for begin in range(start, stop, WINDOW):
+            end = min(begin + WINDOW, stop)
+            held_lines += islice(lines, end + 1 - begin - len(held_lines))
+            while pending is None or pending.index < end + 2:
+                if pending is not None:
+                    held_records.setdefault(pending.index, pending)
+                pending = next(records, None)
+                if pending is None:
+                    break
+            yield _Window.of(begin, held_lines, held_records)
+            held_lines = held_lines[end - begin :]
+            held_records = {i: record for i, record in held_records.items() if i >= end}
+
+
+def _records_from(path: Path, start: int) -> Iterator[IndexRecord]:
+    """Index records from ``start`` on, in file order; nothing if the index is unreadable."""
+    try:
+        with path.open("rb") as index_file:
+            for line in index_file:
+                quick = _quick_index(line)
+                if quick is not None and quick < start:
+                    continue
+                record = parse_index_line(line)
+                if record.index >= start:
+                    yield record
+    except (OSError, ExportFormatError):
+        return
 
 
 def _difference_at(window: _Window, index: int) -> Problem | None:
@@ -196,9 +230,12 @@ def _changed(window: _Window, record: IndexRecord) -> Problem:
     )
 
 
-def _single_insertion(window: _Window, verified: CompactRange, head: SignedHead) -> Problem | None:
+def _single_insertion(directory: Path, verified: CompactRange, head: SignedHead) -> Problem | None:
     start, stop = verified.size, head.tree_size
-    if stop - start > MAX_INSERTION_SEARCH or len(window.hashes) < stop - start + 1:
+    if stop - start > MAX_INSERTION_SEARCH:
+        return None
+    window = _Window.of(start, read_lines(directory / ENTRIES_FILE, start, stop + 1), {})
+    if len(window.hashes) < stop - start + 1:
         return None
     prefix = verified.copy()
     for candidate in range(start, stop + 1):

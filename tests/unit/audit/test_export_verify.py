@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from shared.audit import merkle, scan
+from shared.audit import diagnose, merkle, scan
 from shared.audit.checkpoint import Checkpoint, issue_checkpoint, sign_checkpoint
 from shared.audit.export import ENTRIES_FILE, INDEX_FILE, export_log, iter_index, iter_leaves
 from shared.audit.log import AuditLog
@@ -128,6 +129,21 @@ def test_parallel_workers_give_the_same_result(
     report = verify_export(exported, workers=2)
     assert report.ok, report.problem
     assert report.root == verify_export(exported, workers=1).root
+
+
+def test_workers_are_spawned_while_other_threads_run(
+    exported: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scan, "CHUNK_BYTES", 4000)
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert scan._start_method() == "spawn"
+        assert verify_export(exported, workers=2).ok
+    finally:
+        release.set()
+        other.join()
 
 
 def test_parallel_workers_find_the_same_problem(
@@ -327,3 +343,17 @@ def test_an_export_copied_elsewhere_still_verifies(exported: Path, tmp_path: Pat
     copy = tmp_path / "copy"
     shutil.copytree(exported, copy)
     assert verify_export(copy).ok
+
+
+@pytest.mark.parametrize("position", [40, 41, 42, 44, 47])
+def test_changes_are_located_across_small_diagnosis_windows(
+    exported: Path, monkeypatch: pytest.MonkeyPatch, position: int
+) -> None:
+    monkeypatch.setattr(diagnose, "WINDOW", 3)
+    original = entry_lines(exported)
+    swapped = original.copy()
+    swapped[position], swapped[position + 1] = original[position + 1], original[position]
+    write_entry_lines(exported, swapped)
+    assert_problem(verify_export(exported), ProblemKind.REORDERED_ENTRIES, position)
+    write_entry_lines(exported, original[:position] + original[position + 1 :])
+    assert_problem(verify_export(exported), ProblemKind.REMOVED_ENTRY, position)
