@@ -69,7 +69,7 @@ checkpoints = Table(
 )
 
 # Keeps every IN list below the bound-parameter limits of SQLite and PostgreSQL.
-_QUERY_BATCH = 200
+_QUERY_BATCH = 150
 _STREAM_BATCH = 1000
 
 T = TypeVar("T")
@@ -200,13 +200,17 @@ class SqlLogStore:
         ]
 
     def _upper_hashes(self, positions: Sequence[Position]) -> list[tuple[Position, bytes]]:
-        # OR of exact keys rather than a row-value IN, which SQLite answers with a scan.
+        # One full primary key per OR term: SQLite then looks each up instead of scanning.
         exact_keys = [
-            and_(subtrees.c.level == level, subtrees.c.node_index == index)
+            and_(
+                subtrees.c.ward == self._ward,
+                subtrees.c.level == level,
+                subtrees.c.node_index == index,
+            )
             for level, index in positions
         ]
         query = select(subtrees.c.level, subtrees.c.node_index, subtrees.c.hash).where(
-            subtrees.c.ward == self._ward, or_(*exact_keys)
+            or_(*exact_keys)
         )
         return [
             ((int(level), int(index)), bytes(node))
