@@ -165,6 +165,12 @@ def bench_verification(workdir: Path, signer: Signer, figures: Figures, console:
             f"{EXPORT_LEAVES:,} leaves of {size_mb:.0f} B, {report.checkpoints_verified:,} "
             f"checkpoints, {elapsed:.2f} s wall, {cpu:.2f} s CPU",
         )
+    cores = os.cpu_count() or 1
+    figures.add(
+        "verify export, CPU cost",
+        f"{cpu / EXPORT_LEAVES * 1e6:.2f} µs/leaf",
+        f"one process; {cores} idle cores would give ≈{cores * EXPORT_LEAVES / cpu:,.0f} leaves/s",
+    )
 
 
 def bench_memory_proofs(figures: Figures, console: Console) -> None:

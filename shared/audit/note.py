@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ SIGNATURE_PREFIX = "— "
 MAX_SIGNATURES = 100
 _KEY_ID_SIZE = 4
 _PRIVATE_KEY_PREFIX = "PRIVATE+KEY+"
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x09\x0b-\x1f]")
 
 
 def key_id(name: str, public_key: bytes) -> bytes:
@@ -207,7 +209,7 @@ def _require_note_text(text: str) -> None:
 
 
 def _require_note_characters(note: str) -> None:
-    if any(ord(char) < 0x20 and char != "\n" for char in note):
+    if _CONTROL_CHARACTER.search(note):
         raise NoteError("note contains an ASCII control character other than newline")
 
 
