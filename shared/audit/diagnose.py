@@ -256,15 +256,18 @@ def _single_insertion(directory: Path, verified: CompactRange, head: SignedHead)
 
 
 def _unexplained(start: int, head: SignedHead) -> Problem:
-    return Problem(
-        ProblemKind.ROOT_MISMATCH,
-        f"entries {start}..{head.tree_size - 1} do not reproduce the root signed in "
-        f"{head.location} (tree size {head.tree_size}): one of them was changed, inserted, "
-        "removed or reordered since the previous checkpoint",
-        None,
-        None,
-        head.location,
-    )
+    if start == head.tree_size:
+        message = (
+            f"{head.location} signs a root for tree size {head.tree_size} that is not the root "
+            "of that many entries"
+        )
+    else:
+        message = (
+            f"entries {start}..{head.tree_size - 1} do not reproduce the root signed in "
+            f"{head.location} (tree size {head.tree_size}): one of them was changed, inserted, "
+            "removed or reordered since the previous checkpoint"
+        )
+    return Problem(ProblemKind.ROOT_MISMATCH, message, None, None, head.location)
 
 
 def _problem(

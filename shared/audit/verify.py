@@ -123,7 +123,7 @@ class _EntryScan:
     def run(self, heads: list[SignedHead], expected_total: int, workers: int | None) -> None:
         self._pending = list(reversed(heads))
         self._expected_total = expected_total
-        self._check_heads_at(self._tree)
+        self._check_heads_at(self._tree.copy())
         path = self._directory / ENTRIES_FILE
         if not path.is_file():
             raise VerificationError(

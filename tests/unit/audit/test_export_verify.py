@@ -357,3 +357,20 @@ def test_changes_are_located_across_small_diagnosis_windows(
     assert_problem(verify_export(exported), ProblemKind.REORDERED_ENTRIES, position)
     write_entry_lines(exported, original[:position] + original[position + 1 :])
     assert_problem(verify_export(exported), ProblemKind.REMOVED_ENTRY, position)
+
+
+def test_an_empty_tree_checkpoint_is_checked_too(exported: Path, signer: Signer) -> None:
+    folder = exported / "checkpoints"
+    empty = sign_checkpoint(Checkpoint(ORIGIN, 0, merkle.EMPTY_ROOT), [signer])
+    (folder / "000000.note").write_text(empty)
+    report = verify_export(exported)
+    assert report.ok, report.problem
+    assert report.checkpoints_verified == EVENTS // BATCH + 1
+    lines = entry_lines(exported)
+    write_entry_lines(exported, [*lines[:8], lines[8].replace(b"1008", b"1018"), *lines[9:]])
+    assert_problem(verify_export(exported), ProblemKind.CHANGED_ENTRY, 8)
+    write_entry_lines(exported, lines)
+    wrong = sign_checkpoint(Checkpoint(ORIGIN, 0, merkle.leaf_hash(b"")), [signer])
+    (folder / "000000.note").write_text(wrong)
+    message = assert_problem(verify_export(exported), ProblemKind.ROOT_MISMATCH, None)
+    assert "checkpoints/000000.note signs a root for tree size 0" in message
