@@ -60,7 +60,8 @@ class IndexRecord:
 def export_log(
     store: LogStore, directory: Path, *, origin: str, verifiers: Sequence[Verifier]
 ) -> Manifest:
-    """Write the log up to its latest checkpoint into ``directory`` (new or empty)."""
+    """Write the log up to its latest checkpoint into ``directory`` (new or empty). With a SQL
+    store, run it in one transaction so that entries and checkpoints come from one snapshot."""
     _prepare_empty_directory(directory)
     checkpoints = store.checkpoints()
     tree_size = checkpoints[-1].tree_size if checkpoints else 0

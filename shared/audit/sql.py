@@ -187,8 +187,8 @@ class SqlLogStore:
             .limit(limit)
         )
         return [
-            StoredCheckpoint(int(size), bytes(root), note)
-            for size, root, note in self._connection.execute(query)
+            StoredCheckpoint(int(tree_size), bytes(root), note)
+            for tree_size, root, note in self._connection.execute(query)
         ]
 
     def _leaf_hashes(self, indexes: Sequence[int]) -> list[tuple[int, bytes]]:
