@@ -77,11 +77,13 @@ class OutboxRelay:
                 log.warning("relay %s cannot reach Redis: %s", self.service, error)
                 leading = False
                 await asyncio.sleep(0.5)
+        if leading and self._saved != self.cursor:
+            await self.save_cursor(self.cursor)
         await _quietly(lease.release())
 
     async def _idle(self, stop: asyncio.Event) -> None:
         if self._saved != self.cursor:
-            await self.save_cursor(self.cursor)
+            await self._save_cursor_now_and_then()
         if time.monotonic() - self._last_marker_check > MARKER_CHECK_INTERVAL:
             await self.check_marker()
         if self.trim_interval and time.monotonic() - self._trimmed_at > self.trim_interval:
