@@ -144,7 +144,11 @@ def evolve_project(state: Project | None, event: EventEnvelope) -> Project | Non
         return state.model_copy(update={"in_force_version": data["agreement_version"]})
     if event.event_type == PROJECT_ENDED:
         return state.model_copy(
-            update={"status": ENDED, "ended_on": data["ended_on"], "end_reason": data["reason"]}
+            update={
+                "status": ENDED,
+                "ended_on": date.fromisoformat(data["ended_on"]),
+                "end_reason": data["reason"],
+            }
         )
     return state
 
