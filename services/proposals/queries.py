@@ -141,7 +141,7 @@ async def search_proposals(
         conditions.append(table.c.fields_key.contains(f"|{search.field}|", autoescape=True))
     if search.actor_id:
         conditions.append(table.c.actors_key.contains(f"|{search.actor_id}|", autoescape=True))
-    order = (table.c.submitted_at.desc(), table.c.proposal_id)
+    order = (table.c.submitted_at.desc().nulls_last(), table.c.proposal_id)
     return await _page(database, table, conditions, order, search.limit, search.offset)
 
 
