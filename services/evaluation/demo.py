@@ -39,10 +39,10 @@ POLL_SECONDS = 1.0
 
 def seed_demo_data(ctx: ServiceContext) -> None:
     """On-start hook: seeding waits for other services' events, so it runs in the background."""
-    ctx.tasks.append(asyncio.create_task(_seed_when_ready(ctx)))
+    ctx.tasks.append(asyncio.create_task(seed_when_ready(ctx)))
 
 
-async def _seed_when_ready(ctx: ServiceContext, wait: float = WAIT_SECONDS) -> None:
+async def seed_when_ready(ctx: ServiceContext, wait: float = WAIT_SECONDS) -> None:
     deadline = asyncio.get_running_loop().time() + wait
     pending = set(builtin_wards())
     while pending and not ctx.stop.is_set():

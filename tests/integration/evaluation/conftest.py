@@ -253,6 +253,7 @@ class LiveEvaluation:
         return list(page["items"])
 
     async def rounds_of(self, project_id: str, count: int, ward: str = "nerima") -> list[Any]:
+        await self.ward_known(ward)
         return await self.eventually(
             lambda: self.rounds(ward, project_id=project_id),
             lambda items: len(items) >= count,
@@ -264,6 +265,15 @@ class LiveEvaluation:
         await self.eventually(
             lambda: queries.find_project(self.ctx.database, ward, project_id),
             lambda row: row is not None,
+        )
+
+    async def grants_known(self, count: int) -> None:
+        from services.evaluation.projections import grants_table
+
+        query = sa.select(sa.func.count()).select_from(grants_table)
+        await self.eventually(
+            lambda: self.ctx.database.read(lambda c: int(c.execute(query).scalar_one())),
+            lambda n: n >= count,
         )
 
     async def ward_known(self, ward: str = "nerima") -> None:

@@ -24,7 +24,7 @@ def scores(value: int = 4, **each: int) -> dict[str, int]:
     return {code: each.get(code, value) for code in NERIMA_ITEMS}
 
 
-def assessment(score_map: dict[str, int] | None = None, **overrides: Any) -> dict[str, Any]:
+def assessment(score_map: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "scores": score_map if score_map is not None else scores(),
         "item_comments": {"disclosure": "活動報告の公開が遅れがちだった。"},

@@ -108,8 +108,9 @@ def round_after(*histories: Sequence[NewEvent], ward: str = "nerima") -> Round |
     return given(rounds.initial_round, rounds.evolve_round, *histories, ward=ward)
 
 
-def scores(policy: EvaluationPolicy | None = None, value: int = 3, **each: int) -> dict[str, int]:
-    codes = [item.code for item in (policy or nerima_policy()).items]
+def scores(value: int = 3, **each: int) -> dict[str, int]:
+    """A score for each of Nerima's items."""
+    codes = [item.code for item in nerima_policy().items]
     return {code: each.get(code, value) for code in codes}
 
 
@@ -140,7 +141,7 @@ def submit(
     return SubmitAssessment(
         ward="nerima",
         round_id=ROUND_ID,
-        side=caller,  # type: ignore[arg-type]
+        side=caller,
         actor_id=actor_id if caller == "actor" else None,
         assessment=assessment(score_map, **overrides),
     )
@@ -158,7 +159,7 @@ def conclude(conclusion: str = "continue") -> ConcludeRound:
     return ConcludeRound(
         ward="nerima",
         round_id=ROUND_ID,
-        conclusion=RoundConclusion(conclusion=conclusion, reasons="目標をおおむね達成した。"),  # type: ignore[arg-type]
+        conclusion=RoundConclusion(conclusion=conclusion, reasons="目標をおおむね達成した。"),
     )
 
 

@@ -21,6 +21,7 @@ from services.evaluation.events import (
 )
 from services.evaluation.rounds import CONCLUDED, OPEN, READY, RECONCILING
 from shared.errors import Conflict, Forbidden, InvalidCommand, NotFound
+from shared.events import NewEvent
 from tests.unit.evaluation.support import (
     PARTNER,
     ROUND_ID,
@@ -55,11 +56,11 @@ def review() -> AttachReview:
     return AttachReview(ward="nerima", round_id=ROUND_ID, review=body)
 
 
-def actor_submitted(**each: int) -> list:
+def actor_submitted(**each: int) -> list[NewEvent]:
     return rounds.decide_submit(round_after(opened()), submit("actor", scores(**each)))
 
 
-def both_submitted(actor: dict[str, int], ward: dict[str, int]) -> list:
+def both_submitted(actor: dict[str, int], ward: dict[str, int]) -> list[NewEvent]:
     first = rounds.decide_submit(round_after(opened()), submit("actor", actor))
     return first + rounds.decide_submit(round_after(opened(), first), submit("ward", ward))
 
