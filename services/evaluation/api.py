@@ -44,10 +44,8 @@ from services.evaluation.views import (
     round_view,
 )
 from services.evaluation.web import (
-    PUBLIC,
     STAFF_ROLES,
     Context,
-    Viewer,
     assessing_side,
     build,
     is_observer_of,
@@ -260,5 +258,4 @@ def _written(
 ) -> RoundView:
     assert outcome.state is not None
     set_etag(response, outcome.version)
-    viewer: Viewer = viewer_of(principal, ward, outcome.state) if principal else PUBLIC
-    return round_view(outcome.state, outcome.version, viewer)
+    return round_view(outcome.state, outcome.version, viewer_of(principal, ward, outcome.state))

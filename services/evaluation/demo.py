@@ -1,20 +1,22 @@
 """Demo data: one reflected, reconciled and published round per built-in ward; idempotent.
 
 The evaluation has no projects of its own: it waits (bounded) in the background until the
-proposals service's projects have reached it and the sweep has opened their rounds, then has both
-sides reflect on the earliest round of each ward and concludes it. A second run finds that round
-concluded and does nothing; when no round appears in time it gives up quietly.
+proposals service's projects have reached it, takes the earliest round of each ward (opening an
+interim one for the earliest project when none is due yet), has both sides reflect on it and
+concludes it. A second run finds that round concluded and does nothing; when no project arrives
+in time it gives up quietly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
 import sqlalchemy as sa
 
-from services.evaluation import handlers
+from services.evaluation import handlers, queries
 from services.evaluation.commands import (
     Assessment,
     ConcludeRound,
@@ -24,8 +26,11 @@ from services.evaluation.commands import (
     RoundConclusion,
     SubmitAssessment,
 )
-from services.evaluation.projections import rounds_table
+from services.evaluation.events import derived_id
+from services.evaluation.projections import projects_table, rounds_table
 from services.evaluation.rounds import ACTOR_SIDE, OPEN, READY, RECONCILING, WARD_SIDE, Round
+from services.evaluation.sweep import today_in_japan
+from shared.errors import Conflict
 from shared.events import EventActor
 from shared.eventstore.store import AppendContext
 from shared.policy import builtin_wards
@@ -63,12 +68,17 @@ async def seed_when_ready(ctx: ServiceContext, wait: float = WAIT_SECONDS) -> No
 
 
 async def seed_ward(ctx: ServiceContext, ward: str) -> bool:
-    """Reflect on and conclude the ward's earliest round; False while it has none yet."""
+    """Reflect on and conclude the ward's earliest round; False while it has none yet.
+
+    When the ward has projects but none has a round due yet (demo projects start in the near
+    future), the earliest project gets an interim round, as its department would open one.
+    """
+    context = AppendContext(ward, DEMO_ACTOR)
     row = await _earliest_round(ctx, ward)
     if row is None:
+        await _open_interim_round(ctx, ward, context)
         return False
     state = Round.model_validate(row["document"])
-    context = AppendContext(ward, DEMO_ACTOR)
     if state.status == OPEN:
         state = await _assess(ctx, state, context)
     if state.status == RECONCILING:
@@ -79,12 +89,33 @@ async def seed_ward(ctx: ServiceContext, ward: str) -> bool:
             round_id=state.round_id,
             conclusion=RoundConclusion(
                 conclusion="improve",
-                reasons="双方の振り返りから、情報公開と役割分担の見直しが必要と判断した。",
+                reasons="双方の振り返りから、情報公開の進め方を改める必要があると判断した。",
                 improvements="活動報告を区のホームページで四半期ごとに公開する。",
             ),
         )
         await handlers.conclude_round(ctx.store, ctx.database, command, context)
     return True
+
+
+async def _open_interim_round(ctx: ServiceContext, ward: str, context: AppendContext) -> None:
+    policy = await queries.ward_policy(ctx.database, ward)
+    query = (
+        sa.select(projects_table)
+        .where(projects_table.c.ward == ward)
+        .order_by(projects_table.c.started_at, projects_table.c.project_id)
+        .limit(1)
+    )
+    rows = await ctx.database.read(lambda c: [dict(r) for r in c.execute(query).mappings()])
+    if policy is None or not rows:
+        return
+    project = queries.snapshot_of(rows[0])
+    occasion = handlers.interim_occasion(project, rows[0]["ended_on"], today_in_japan(ctx.clock))
+    round_id = derived_id("demo-round", ward, project.project_id)
+    reason = "デモ: 事業開始時の振り返り（目標と役割分担の確認）"
+    with contextlib.suppress(Conflict):
+        await handlers.open_round_with_id(
+            ctx.store, policy, project, occasion, round_id, reason, context
+        )
 
 
 async def _earliest_round(ctx: ServiceContext, ward: str) -> dict[str, Any] | None:
@@ -106,11 +137,20 @@ async def _assess(ctx: ServiceContext, state: Round, context: AppendContext) -> 
         scores = {item.code: _demo_score(state, side, i) for i, item in enumerate(state.items)}
         assessment = Assessment(
             scores=scores,
-            outcomes=Outcomes(beneficiaries=120, note="講座4回、延べ120人が参加した。"),
+            outcomes=Outcomes.model_validate(
+                {
+                    "targets": [
+                        {"target": "講座の開催", "unit": "回", "planned": 4, "achieved": 0},
+                        {"target": "参加者", "unit": "人", "planned": 120, "achieved": 0},
+                    ],
+                    "beneficiaries": 0,
+                    "note": "開始時の目標を双方で確認した。",
+                }
+            ),
             comments=(
-                "地域の参加者が増え、目的を共有できた。"
+                "区と目的を共有し、役割分担を確認できた。"
                 if side == ACTOR_SIDE
-                else "区の広報への掲載が遅れたため、周知が十分でなかった。"
+                else "区の広報への掲載時期の調整が必要である。"
             ),
         )
         command = SubmitAssessment(

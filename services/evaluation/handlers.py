@@ -79,14 +79,31 @@ async def open_round(
         raise NotFound(f"no started project {opening.project_id} in ward {ward!r}", ward=ward)
     project = queries.snapshot_of(row)
     if opening.occasion == INTERIM:
-        start = project.term_start
-        end = max(start, min(today, project_end_date(project.term_end, row["ended_on"])))
-        occasion = Occasion(INTERIM, fiscal_year(today), start, end)
+        occasion = interim_occasion(project, row["ended_on"], today)
         round_id = str(uuid.uuid4())
     else:
         occasion = _scheduled(row, policy, opening)
         round_id = scheduled_round_id(ward, project.project_id, occasion.kind, occasion.key[1])
     return await _open(store, policy, project, occasion, round_id, opening.reason, context)
+
+
+def interim_occasion(project: ProjectSnapshot, ended_on: date | None, today: date) -> Occasion:
+    """An interim round looks back from the start of the term to today (or the end)."""
+    start = project.term_start
+    end = max(start, min(today, project_end_date(project.term_end, ended_on)))
+    return Occasion(INTERIM, fiscal_year(today), start, end)
+
+
+async def open_round_with_id(
+    store: EventStore,
+    policy: EvaluationPolicy,
+    project: ProjectSnapshot,
+    occasion: Occasion,
+    round_id: str,
+    reason: str | None,
+    context: AppendContext,
+) -> Outcome[Round | None]:
+    return await _open(store, policy, project, occasion, round_id, reason, context)
 
 
 async def open_scheduled_round(

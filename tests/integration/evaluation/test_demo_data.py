@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 
 import pytest
 
 from services.evaluation.demo import seed_ward, seed_when_ready
-from tests.integration.evaluation.conftest import LiveEvaluation
+from tests.integration.evaluation.conftest import LiveEvaluation, jst
 
 pytestmark = pytest.mark.redis
 
@@ -33,3 +34,20 @@ async def test_demo_seeding_concludes_the_earliest_round_once(evaluation: LiveEv
     assert await seed_ward(evaluation.ctx, "nerima") is True
     assert await evaluation.event_count() == count
     assert await seed_ward(evaluation.ctx, "ota") is False
+
+
+async def test_demo_projects_not_yet_due_get_an_interim_round(evaluation: LiveEvaluation) -> None:
+    evaluation.clock.now = jst(date(2026, 5, 1))
+    projects = {
+        ward: await evaluation.upstream.start_project(
+            ward, term_start="2026-06-15", term_end="2027-06-14"
+        )
+        for ward in ("nerima", "ota")
+    }
+    await asyncio.wait_for(seed_when_ready(evaluation.ctx, wait=20), timeout=30)
+    await evaluation.caught_up()
+    for ward, started in projects.items():
+        [round_] = await evaluation.rounds(ward, project_id=started["project_id"])
+        assert (round_["occasion"], round_["status"]) == ("interim", "concluded")
+        public = await evaluation.get_json(f"/v1/wards/{ward}/evaluations/{round_['round_id']}")
+        assert public["conclusion"]["conclusion"] == "improve"
