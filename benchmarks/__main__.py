@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from benchmarks import platform_bench
+from benchmarks import audit_bench, platform_bench
 
 
 def main() -> None:
     console = Console()
     platform_bench.run(console)
+    audit_bench.run(console)
 
 
 if __name__ == "__main__":

@@ -115,6 +115,7 @@ async def start_context(
         service=spec.name,
         batch=context.settings.relay_batch,
         idle_sleep=context.settings.relay_idle_sleep,
+        trim_interval=context.settings.stream_trim_interval,
     )
     context.store.listeners.append(context.relay.wakeup.set)
     if context.runner is not None and spec.consumes:

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     consumer_block_ms: int = Field(default=200, ge=1)
     claim_idle_ms: int = Field(default=30_000, ge=1)
     max_deliveries: int = Field(default=5, ge=1)
+    stream_trim_interval: float = Field(
+        default=300.0,
+        ge=0,
+        description="Seconds between trims of what every group acknowledged; 0 keeps everything.",
+    )
 
     jwt_algorithm: str = "HS256"
     jwt_secret: str = DEV_JWT_SECRET

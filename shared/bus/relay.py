@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from shared.bus.lease import Lease
 from shared.bus.streams import TRANSIENT_ERRORS, StreamNames
+from shared.bus.trim import trim_acknowledged
 from shared.eventstore.store import EventStore
 from shared.telemetry.metrics import relay_published
 from shared.telemetry.tracing import relay_spans
@@ -37,6 +38,7 @@ class OutboxRelay:
         service: str,
         batch: int = 1000,
         idle_sleep: float = 0.005,
+        trim_interval: float = 0.0,
     ) -> None:
         self.store = store
         self.redis = redis
@@ -44,6 +46,8 @@ class OutboxRelay:
         self.service = service
         self.batch = batch
         self.idle_sleep = idle_sleep
+        self.trim_interval = trim_interval
+        self._trimmed_at = time.monotonic()
         self.cursor = 0
         self.wakeup = asyncio.Event()
         self._last_marker_check = 0.0
@@ -73,13 +77,17 @@ class OutboxRelay:
                 log.warning("relay %s cannot reach Redis: %s", self.service, error)
                 leading = False
                 await asyncio.sleep(0.5)
+        if leading and self._saved != self.cursor:
+            await self.save_cursor(self.cursor)
         await _quietly(lease.release())
 
     async def _idle(self, stop: asyncio.Event) -> None:
         if self._saved != self.cursor:
-            await self.save_cursor(self.cursor)
+            await self._save_cursor_now_and_then()
         if time.monotonic() - self._last_marker_check > MARKER_CHECK_INTERVAL:
             await self.check_marker()
+        if self.trim_interval and time.monotonic() - self._trimmed_at > self.trim_interval:
+            await self.trim()
         self.wakeup.clear()
         waiter = asyncio.ensure_future(self.wakeup.wait())
         stopper = asyncio.ensure_future(stop.wait())
@@ -158,6 +166,14 @@ class OutboxRelay:
         # so under load it is saved a few times a second rather than after every batch.
         if time.monotonic() - self._saved_at >= CURSOR_SAVE_INTERVAL:
             await self.save_cursor(self.cursor)
+
+    async def trim(self) -> int:
+        """Drop entries of this service's streams that every consumer group has acknowledged."""
+        self._trimmed_at = time.monotonic()
+        removed = 0
+        for stream in self.names.all_events(self.service):
+            removed += await trim_acknowledged(self.redis, stream)
+        return removed
 
     async def lag(self) -> int:
         return await self.store.max_position() - self.cursor

@@ -137,6 +137,21 @@ def deadletters_redrive(
     console.print(f"{moved} entries sent back")
 
 
+@app.command()
+def resend(
+    service: Annotated[str, typer.Argument(help="Service whose events are published again")],
+    from_position: Annotated[
+        int, typer.Option("--from", help="Publish again after this position")
+    ] = 0,
+) -> None:
+    """Make a running relay publish its events again from a position (e.g. for a new consumer
+    group after the stream was trimmed). Consumers skip what they have applied."""
+    from shared.cli.streams_status import request_resend
+
+    asyncio.run(request_resend(Settings(), service, from_position))
+    console.print(f"{service} will publish again after position {from_position}")
+
+
 def main() -> None:
     with contextlib.suppress(KeyboardInterrupt):
         app()

@@ -89,3 +89,13 @@ async def redrive_dead_letters(settings: Settings, group: str, entry_ids: list[s
 
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+async def request_resend(settings: Settings, service: str, from_position: int) -> None:
+    """Lower the relay's Redis marker: the relay sees Redis behind its cursor and rewinds."""
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        names = StreamNames(settings.stream_prefix, settings.partitions)
+        await redis.set(names.relay_marker(service), from_position)
+    finally:
+        await redis.aclose()

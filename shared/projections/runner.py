@@ -12,7 +12,7 @@ from shared.db import Database
 from shared.events.envelope import EventEnvelope
 from shared.events.registry import EventTypeRegistry
 from shared.projections.inbox import inbox, inbox_metadata, projection_positions
-from shared.projections.writes import dialect_insert
+from shared.projections.writes import insert_new, insert_statement
 from shared.telemetry.metrics import consumer_applied, consumer_duplicates
 from shared.telemetry.tracing import consume_spans
 
@@ -94,8 +94,9 @@ class ProjectionRunner:
         return fresh
 
     def _apply(self, connection: sa.Connection, envelopes: Sequence[EventEnvelope]) -> int:
-        fresh_ids = self._record_inbox(connection, envelopes)
-        fresh = [e for e in envelopes if str(e.event_id) in fresh_ids]
+        event_ids = ids(envelopes)
+        fresh_ids = self._record_inbox(connection, event_ids)
+        fresh = [e for e, i in zip(envelopes, event_ids, strict=True) if i in fresh_ids]
         relevant = [self._upcast(e) for e in fresh if self.projection.handles(e.event_type)]
         if relevant:
             self.projection.apply(connection, relevant)
@@ -105,15 +106,11 @@ class ProjectionRunner:
     def _upcast(self, envelope: EventEnvelope) -> EventEnvelope:
         return self.registry.upcast(envelope) if self.registry else envelope
 
-    def _record_inbox(
-        self, connection: sa.Connection, envelopes: Sequence[EventEnvelope]
-    ) -> set[str]:
-        rows = [{"projection": self.projection.name, "event_id": i} for i in sorted(ids(envelopes))]
-        statement = (
-            dialect_insert(connection, inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
+    def _record_inbox(self, connection: sa.Connection, event_ids: Sequence[str]) -> set[str]:
+        rows = [{"projection": self.projection.name, "event_id": i} for i in event_ids]
+        return insert_new(
+            connection, inbox, rows, keys=["projection", "event_id"], returning=inbox.c.event_id
         )
-        # executemany with RETURNING: one cached statement; rows applied before return nothing.
-        return set(connection.execute(statement, rows).scalars().all())
 
     def _record_positions(
         self, connection: sa.Connection, envelopes: Sequence[EventEnvelope]
@@ -128,7 +125,7 @@ class ProjectionRunner:
             {"projection": self.projection.name, "source": s, "ward": w, "position": p}
             for (s, w), p in sorted(latest.items())
         ]
-        statement = dialect_insert(connection, projection_positions)
+        statement, parameters = insert_statement(connection, projection_positions, rows)
         greatest = sa.func.max if connection.dialect.name == "sqlite" else sa.func.greatest
         statement = statement.on_conflict_do_update(
             index_elements=["projection", "source", "ward"],
@@ -136,7 +133,7 @@ class ProjectionRunner:
                 "position": greatest(projection_positions.c.position, statement.excluded.position)
             },
         )
-        connection.execute(statement, rows)
+        connection.execute(statement, parameters)
 
 
 def ids(envelopes: Sequence[EventEnvelope]) -> list[str]:

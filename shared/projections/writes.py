@@ -1,15 +1,19 @@
 """Set-based writes for projections: one statement per table per batch, rows sorted by key.
 
 Sorting matters: two instances of one consumer group upserting the same keys in different orders
-would deadlock on PostgreSQL.
+would deadlock on PostgreSQL. On PostgreSQL a batch travels as one array per column and is
+expanded by ``unnest`` — one short statement whatever the batch size; on SQLite it is one
+prepared statement run over every row (``executemany``, in C).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -26,6 +30,55 @@ def sorted_by_key(rows: Iterable[Row], keys: Sequence[str]) -> list[Row]:
     return sorted(rows, key=lambda row: tuple(row[k] for k in keys))
 
 
+def _unnest(table: sa.Table, columns: Sequence[str], rows: Sequence[Row]) -> sa.Select[Any]:
+    return sa.select(*(_unnest_column(table.c[c], [row[c] for row in rows]) for c in columns))
+
+
+def _unnest_column(column: sa.Column[Any], values: list[Any]) -> Any:
+    if isinstance(column.type, sa.JSON):
+        # A list inside an array parameter would become another array dimension: send JSON text.
+        # Like SQLAlchemy's JSON type: None is JSON null unless the type says none_as_null.
+        as_null = column.type.none_as_null
+        texts = [
+            None if v is None and as_null else json.dumps(v, ensure_ascii=False) for v in values
+        ]
+        return sa.cast(sa.func.unnest(sa.literal(texts, ARRAY(sa.Text))), column.type)
+    return sa.func.unnest(sa.literal(values, ARRAY(column.type)))
+
+
+def insert_statement(
+    connection: sa.Connection, table: sa.Table, rows: Sequence[Row]
+) -> tuple[Any, list[Row] | None]:
+    """An INSERT of every row: (statement, executemany parameters or None when inlined)."""
+    columns = list(rows[0])
+    if connection.dialect.name == "postgresql":
+        return pg_insert(table).from_select(columns, _unnest(table, columns, rows)), None
+    return sqlite_insert(table), list(rows)
+
+
+def insert_rows(connection: sa.Connection, table: sa.Table, rows: Sequence[Row]) -> None:
+    if not rows:
+        return
+    statement, parameters = insert_statement(connection, table, rows)
+    connection.execute(statement, parameters)
+
+
+def insert_new(
+    connection: sa.Connection,
+    table: sa.Table,
+    rows: Sequence[Row],
+    *,
+    keys: Sequence[str],
+    returning: sa.Column[Any],
+) -> set[Any]:
+    """Insert rows whose key is not there yet; returns ``returning`` of those inserted."""
+    if not rows:
+        return set()
+    statement, parameters = insert_statement(connection, table, sorted_by_key(rows, keys))
+    statement = statement.on_conflict_do_nothing(index_elements=list(keys)).returning(returning)
+    return set(connection.execute(statement, parameters).scalars().all())
+
+
 def upsert(
     connection: sa.Connection,
     table: sa.Table,
@@ -38,7 +91,7 @@ def upsert(
     ordered = sorted_by_key(rows, keys)
     if not ordered:
         return
-    statement = dialect_insert(connection, table)
+    statement, parameters = insert_statement(connection, table, ordered)
     columns = [c for c in ordered[0] if c not in keys]
     updates = {
         column: (table.c[column] + statement.excluded[column])
@@ -51,7 +104,7 @@ def upsert(
         if updates
         else statement.on_conflict_do_nothing(index_elements=list(keys))
     )
-    connection.execute(statement, ordered)
+    connection.execute(statement, parameters)
 
 
 def update_where(

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from shared.events.envelope import EventEnvelope
-from shared.projections.writes import upsert
+from shared.projections.writes import insert_rows, upsert
 
 probe_metadata = sa.MetaData()
 
@@ -50,8 +50,9 @@ class ProbeProjection:
     def apply(self, connection: sa.Connection, batch: Sequence[EventEnvelope]) -> None:
         if self.poison_fails and any(e.event_type == POISON for e in batch):
             raise PoisonError("this event cannot be applied")
-        connection.execute(
-            sa.insert(applied),
+        insert_rows(
+            connection,
+            applied,
             [{"event_id": str(e.event_id), "position": e.position} for e in batch],
         )
         per_ward: dict[str, int] = {}

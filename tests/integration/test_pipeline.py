@@ -280,3 +280,50 @@ async def test_cli_status_and_dead_letters(
     assert "1 entries sent back" in redriven.output
     await pipeline.drain()
     assert sorted(await pipeline.applied_ids()) == sorted(await pipeline.appended_ids())
+
+
+async def test_trimming_keeps_what_any_group_still_needs(pipeline: Pipeline, redis: Redis) -> None:
+    from shared.bus.trim import trim_acknowledged
+
+    await pipeline.append(12, "nerima")
+    while await pipeline.relay.publish_once():
+        pass
+    stream = pipeline.relay.names.events_for_ward("test", "nerima")
+    laggard = ConsumerConfig(group="laggard", streams=[stream], consumer="l", batch=5, block_ms=10)
+    slow = GroupConsumer(redis, pipeline.relay.names, laggard, pipeline.runner.handle_messages)
+    await slow.ensure_groups()
+    delivered = await slow._read(">", block=None)  # 5 of 12 delivered, not acknowledged
+    assert len(delivered) == 5
+    while await pipeline.consumer.poll_once():
+        pass
+    assert await trim_acknowledged(redis, stream) == 0, (
+        "the laggard still has all 12 pending or unread"
+    )
+    await slow._ack(delivered)
+    assert await trim_acknowledged(redis, stream) == 5
+    while await slow.poll_once():
+        pass
+    assert await trim_acknowledged(redis, stream) == 7
+    assert await redis.xlen(stream) == 0
+
+
+async def test_resend_from_a_position_through_the_marker(
+    pipeline: Pipeline, redis: Redis, stream_names: StreamNames
+) -> None:
+    from shared.cli.streams_status import request_resend
+    from shared.settings import Settings
+    from shared.testing.services import redis_url
+
+    await pipeline.append(10)
+    await pipeline.drain()
+    settings = Settings(redis_url=redis_url(), stream_prefix=stream_names.prefix, partitions=4)
+    await request_resend(settings, "test", 6)
+    await pipeline.relay.check_marker()
+    assert pipeline.relay.cursor == 6
+    total = sum([await redis.xlen(s) for s in stream_names.all_events("test")])
+    while await pipeline.relay.publish_once():
+        pass
+    assert sum([await redis.xlen(s) for s in stream_names.all_events("test")]) == total + 4
+    await pipeline.drain()
+    ids = await pipeline.applied_ids()
+    assert len(ids) == len(set(ids)) == 10

@@ -1,0 +1,109 @@
+"""Incremental Merkle trees: a compact range for appends and per-level subtree hash storage."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from shared.audit.merkle import fold_peaks, node_hash, pair_hashes
+
+
+@dataclass(frozen=True, slots=True)
+class Subtree:
+    """The hash of the perfect subtree at ``(level, index)``."""
+
+    level: int
+    index: int
+    hash: bytes
+
+
+class CompactRange:
+    """The peaks of the tree of leaves ``[0, size)``: one perfect subtree per set bit of ``size``,
+    largest first. Appending is O(1) amortised and the root is available at every size."""
+
+    __slots__ = ("_peaks", "_size")
+
+    def __init__(self, size: int = 0, peaks: Sequence[bytes] = ()) -> None:
+        if size < 0 or len(peaks) != size.bit_count():
+            raise ValueError(
+                f"a tree of size {size} needs {size.bit_count()} peaks, not {len(peaks)}"
+            )
+        self._size = size
+        self._peaks = list(peaks)
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def peaks(self) -> tuple[bytes, ...]:
+        return tuple(self._peaks)
+
+    def copy(self) -> CompactRange:
+        return CompactRange(self._size, self._peaks)
+
+    def root(self) -> bytes:
+        return fold_peaks(self._peaks)
+
+    def append(self, leaf_hash: bytes) -> list[Subtree]:
+        """Append one leaf; returns the subtrees (level >= 1) that this append completed."""
+        completed = []
+        level, index = 0, self._size
+        self._size += 1
+        while index & 1:
+            leaf_hash = node_hash(self._peaks.pop(), leaf_hash)
+            level, index = level + 1, index >> 1
+            completed.append(Subtree(level, index, leaf_hash))
+        self._peaks.append(leaf_hash)
+        return completed
+
+    def extend(self, leaf_hashes: Iterable[bytes]) -> None:
+        """Append leaves a whole level at a time, without reporting the subtrees completed."""
+        nodes = list(leaf_hashes)
+        first = self._size  # index of nodes[0] on the current level
+        self._size += len(nodes)
+        new_peaks: list[bytes] = []
+        while nodes:
+            # An odd first index makes nodes[0] a right child; its sibling is the lowest peak.
+            if first & 1:
+                nodes.insert(0, self._peaks.pop())
+                first -= 1
+            if len(nodes) & 1:
+                new_peaks.append(nodes.pop())
+            nodes = pair_hashes(nodes)
+            first >>= 1
+        self._peaks.extend(reversed(new_peaks))
+
+
+class HashLevels:
+    """Every perfect subtree hash of a tree, stored level by level, so that any subtree hash is
+    one list lookup: level 0 holds the leaf hashes, level ``l`` the subtrees of ``2**l`` leaves."""
+
+    __slots__ = ("_levels",)
+
+    def __init__(self) -> None:
+        self._levels: list[list[bytes]] = [[]]
+
+    @classmethod
+    def from_leaf_hashes(cls, leaf_hashes: Sequence[bytes]) -> HashLevels:
+        levels = cls()
+        hashes = list(leaf_hashes)
+        levels._levels[0] = hashes
+        while len(hashes) > 1:
+            hashes = pair_hashes(hashes)
+            levels._levels.append(hashes)
+        return levels
+
+    def subtree_hash(self, level: int, index: int) -> bytes:
+        if level >= len(self._levels) or not 0 <= index < len(self._levels[level]):
+            raise KeyError((level, index))
+        return self._levels[level][index]
+
+    def add(self, subtree: Subtree) -> None:
+        """Store a subtree hash; the subtrees of one level must arrive in index order."""
+        while subtree.level >= len(self._levels):
+            self._levels.append([])
+        hashes = self._levels[subtree.level]
+        if subtree.index != len(hashes):
+            raise ValueError(f"expected subtree ({subtree.level}, {len(hashes)}), got {subtree}")
+        hashes.append(subtree.hash)

@@ -1,0 +1,284 @@
+"""Locating a change once a signed root has shown one.
+
+The signed roots prove *that* entries changed since the last matching checkpoint; the index of
+the export (what the log recorded at append time) tells *which* entry and how. When the index
+was altered to match, a search for a single inserted entry is tried on small ranges.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+
+from shared.audit.compact import CompactRange
+from shared.audit.errors import ExportFormatError
+from shared.audit.export import ENTRIES_FILE, INDEX_FILE, IndexRecord, parse_index_line
+from shared.audit.problems import Problem, ProblemKind, SignedHead
+from shared.audit.scan import leaf_hashes, read_lines
+
+MAX_INSERTION_SEARCH = 1024
+WINDOW = 1 << 16
+_INDEX_PREFIX = b'{"index":'
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """Entries ``[start, start + len(leaves))`` with their hashes, and the recorded index
+    around them; the last loaded entry and record are lookahead for the one before."""
+
+    start: int
+    leaves: list[bytes]
+    hashes: list[bytes]
+    records: dict[int, IndexRecord]
+    records_by_hash: dict[bytes, IndexRecord]
+
+    @classmethod
+    def of(cls, start: int, leaves: list[bytes], records: dict[int, IndexRecord]) -> _Window:
+        by_hash = {record.leaf_hash: record for record in records.values()}
+        return cls(start, leaves, leaf_hashes(leaves), records, by_hash)
+
+    def hash_at(self, index: int) -> bytes | None:
+        offset = index - self.start
+        return self.hashes[offset] if 0 <= offset < len(self.hashes) else None
+
+    def event_id_at(self, index: int) -> str:
+        offset = index - self.start
+        if not 0 <= offset < len(self.leaves):
+            return "unknown"
+        return envelope_event_id(self.leaves[offset])
+
+
+def explain_mismatch(directory: Path, verified: CompactRange, head: SignedHead) -> Problem:
+    """Why the entries after the verified tree do not reproduce ``head``'s root."""
+    start, stop = verified.size, head.tree_size
+    return (
+        _first_difference(directory, start, stop)
+        or _single_insertion(directory, verified, head)
+        or _unexplained(start, head)
+    )
+
+
+def explain_shortfall(
+    directory: Path, verified: CompactRange, head: SignedHead, total_entries: int
+) -> Problem:
+    """Why the entries end before ``head``'s tree size."""
+    found = _first_difference(directory, verified.size, total_entries)
+    if found:
+        return found
+    missing = read_index_records(directory / INDEX_FILE, total_entries, total_entries + 1)
+    event_id = missing[total_entries].event_id if missing else None
+    named = f" ({event_id})" if event_id else ""
+    return Problem(
+        ProblemKind.REMOVED_ENTRY,
+        f"{ENTRIES_FILE} ends after {total_entries} entries but {head.location} covers "
+        f"{head.tree_size}: entry {total_entries}{named} and later were removed",
+        total_entries,
+        event_id,
+        ENTRIES_FILE,
+    )
+
+
+def read_index_records(path: Path, start: int, stop: int) -> dict[int, IndexRecord]:
+    """Recorded entries with ``start <= index < stop``; empty if the index is unreadable."""
+    records: dict[int, IndexRecord] = {}
+    for record in _records_from(path, start):
+        if record.index >= stop:
+            break
+        records.setdefault(record.index, record)
+    return records
+
+
+def envelope_event_id(leaf: bytes) -> str:
+    try:
+        envelope = json.loads(leaf)
+    except ValueError:
+        return "unreadable"
+    event_id = envelope.get("event_id") if isinstance(envelope, dict) else None
+    return event_id if isinstance(event_id, str) else "unknown"
+
+
+def _first_difference(directory: Path, start: int, stop: int) -> Problem | None:
+    for window in _windows(directory, start, stop):
+        end = min(window.start + WINDOW, stop, window.start + len(window.leaves))
+        for index in range(window.start, end):
+            problem = _difference_at(window, index)
+            if problem:
+                return problem
+    return None
+
+
+def _windows(directory: Path, start: int, stop: int) -> Iterator[_Window]:
+    """Consecutive windows of at most WINDOW entries over ``[start, stop)``, read forward once
+    so that memory stays bounded however far apart the checkpoints are."""
+    with (directory / ENTRIES_FILE).open("rb") as entries:
+        lines = (line.removesuffix(b"\n") for line in islice(entries, start, None))
+        records = _records_from(directory / INDEX_FILE, start)
+        held_lines: list[bytes] = []
+        held_records: dict[int, IndexRecord] = {}
+        pending: IndexRecord | None = None
+        for begin in range(start, stop, WINDOW):
+            end = min(begin + WINDOW, stop)
+            held_lines += islice(lines, end + 1 - begin - len(held_lines))
+            while pending is None or pending.index < end + 2:
+                if pending is not None:
+                    held_records.setdefault(pending.index, pending)
+                pending = next(records, None)
+                if pending is None:
+                    break
+            yield _Window.of(begin, held_lines, held_records)
+            held_lines = held_lines[end - begin :]
+            held_records = {i: record for i, record in held_records.items() if i >= end}
+
+
+def _records_from(path: Path, start: int) -> Iterator[IndexRecord]:
+    """Index records from ``start`` on, in file order; nothing if the index is unreadable."""
+    try:
+        with path.open("rb") as index_file:
+            for line in index_file:
+                quick = _quick_index(line)
+                if quick is not None and quick < start:
+                    continue
+                record = parse_index_line(line)
+                if record.index >= start:
+                    yield record
+    except (OSError, ExportFormatError):
+        return
+
+
+def _difference_at(window: _Window, index: int) -> Problem | None:
+    record = window.records.get(index)
+    computed = window.hash_at(index)
+    if record is None:
+        return _missing_from_index(window, index) if window.records else None
+    if computed == record.leaf_hash:
+        return None
+    following = window.records.get(index + 1)
+    if following and computed == following.leaf_hash:
+        return _removed_or_swapped(window, record, following)
+    moved = window.records_by_hash.get(computed or b"")
+    if moved:
+        return _problem(
+            ProblemKind.REORDERED_ENTRIES,
+            f"entry {moved.index} ({moved.event_id}) was moved: it stands where entry {index} "
+            f"({record.event_id}) belongs",
+            moved.index,
+            moved.event_id,
+            index,
+        )
+    if window.hash_at(index + 1) == record.leaf_hash:
+        event_id = window.event_id_at(index)
+        return _problem(
+            ProblemKind.INSERTED_ENTRY,
+            f"entry {index} ({event_id}) was inserted: the logged entry {index} "
+            f"({record.event_id}) follows it",
+            index,
+            event_id,
+            index,
+        )
+    return _changed(window, record)
+
+
+def _missing_from_index(window: _Window, index: int) -> Problem:
+    following = window.records.get(index + 1)
+    after = (
+        f"; entry {index + 1} ({following.event_id}) follows entry {index - 1}" if following else ""
+    )
+    return _problem(
+        ProblemKind.REMOVED_ENTRY,
+        f"entry {index} was removed: the export has no entry {index}{after}",
+        index,
+        None,
+        index,
+    )
+
+
+def _removed_or_swapped(window: _Window, record: IndexRecord, following: IndexRecord) -> Problem:
+    index = record.index
+    if window.hash_at(index + 1) == record.leaf_hash:
+        return _problem(
+            ProblemKind.REORDERED_ENTRIES,
+            f"entries {index} ({record.event_id}) and {index + 1} ({following.event_id}) "
+            "were swapped",
+            index,
+            record.event_id,
+            index,
+        )
+    return _problem(
+        ProblemKind.REMOVED_ENTRY,
+        f"entry {index} ({record.event_id}) was removed: entry {index + 1} "
+        f"({following.event_id}) stands in its place",
+        index,
+        record.event_id,
+        index,
+    )
+
+
+def _changed(window: _Window, record: IndexRecord) -> Problem:
+    index = record.index
+    found_id = window.event_id_at(index)
+    renamed = "" if found_id == record.event_id else f"; its event_id now reads {found_id!r}"
+    return _problem(
+        ProblemKind.CHANGED_ENTRY,
+        f"entry {index} ({record.event_id}) was changed: its bytes no longer hash to the leaf "
+        f"hash logged for it{renamed}",
+        index,
+        record.event_id,
+        index,
+    )
+
+
+def _single_insertion(directory: Path, verified: CompactRange, head: SignedHead) -> Problem | None:
+    start, stop = verified.size, head.tree_size
+    if stop - start > MAX_INSERTION_SEARCH:
+        return None
+    window = _Window.of(start, read_lines(directory / ENTRIES_FILE, start, stop + 1), {})
+    if len(window.hashes) < stop - start + 1:
+        return None
+    prefix = verified.copy()
+    for candidate in range(start, stop + 1):
+        tree = prefix.copy()
+        tree.extend(window.hashes[candidate - start + 1 : stop - start + 1])
+        if tree.root() == head.root:
+            event_id = window.event_id_at(candidate)
+            return _problem(
+                ProblemKind.INSERTED_ENTRY,
+                f"entry {candidate} ({event_id}) was inserted: without it the entries "
+                f"reproduce the root signed in {head.location}",
+                candidate,
+                event_id,
+                candidate,
+            )
+        prefix.extend([window.hashes[candidate - start]])
+    return None
+
+
+def _unexplained(start: int, head: SignedHead) -> Problem:
+    if start == head.tree_size:
+        message = (
+            f"{head.location} signs a root for tree size {head.tree_size} that is not the root "
+            "of that many entries"
+        )
+    else:
+        message = (
+            f"entries {start}..{head.tree_size - 1} do not reproduce the root signed in "
+            f"{head.location} (tree size {head.tree_size}): one of them was changed, inserted, "
+            "removed or reordered since the previous checkpoint"
+        )
+    return Problem(ProblemKind.ROOT_MISMATCH, message, None, None, head.location)
+
+
+def _problem(
+    kind: ProblemKind, message: str, index: int, event_id: str | None, line_index: int
+) -> Problem:
+    location = f"{ENTRIES_FILE} line {line_index + 1}"
+    return Problem(kind, f"{message} ({location})", index, event_id, location)
+
+
+def _quick_index(line: bytes) -> int | None:
+    if not line.startswith(_INDEX_PREFIX):
+        return None
+    digits = line[len(_INDEX_PREFIX) : line.find(b",")]
+    return int(digits) if digits.isdigit() else None

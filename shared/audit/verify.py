@@ -1,0 +1,233 @@
+"""Offline verification of an exported audit log.
+
+Checks, in this order, and stops at the first problem: the manifest and keys; every checkpoint's
+signature, origin and order, and that no two checkpoints sign different roots for one size; then
+the entries, hashed from the start, against the root of every checkpoint at its size (which also
+proves the checkpoints consistent with each other); finally that the entries end exactly at the
+latest checkpoint.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.audit.checkpoint import open_checkpoint
+from shared.audit.compact import CompactRange
+from shared.audit.diagnose import envelope_event_id, explain_mismatch, explain_shortfall
+from shared.audit.errors import (
+    BadSignatureError,
+    CheckpointError,
+    ExportFormatError,
+    NoteError,
+    UntrustedNoteError,
+)
+from shared.audit.export import (
+    ENTRIES_FILE,
+    Manifest,
+    read_checkpoint_notes,
+    read_manifest,
+    read_verifier_keys,
+)
+from shared.audit.note import Verifier
+from shared.audit.problems import Problem, ProblemKind, SignedHead, VerificationError
+from shared.audit.scan import hash_file, read_lines
+
+Progress = Callable[[int, int], None]
+"""Called with (entries hashed so far, entries in the export) as verification advances."""
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationReport:
+    directory: Path
+    origin: str | None
+    entries_verified: int
+    """Entries covered by the last checkpoint whose root was reproduced."""
+    checkpoints_verified: int
+    root: bytes
+    """Root of the tree of the verified entries."""
+    keys_from_export: bool
+    """True when no trusted keys were given and the export's own key file was believed."""
+    problem: Problem | None
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def verify_export(
+    directory: Path,
+    *,
+    trusted_keys: Sequence[Verifier] | None = None,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> VerificationReport:
+    """Verify an export directory. ``trusted_keys`` should come from a source other than the
+    export itself; without them the export's own ``verifier-keys.txt`` is used."""
+    started = time.perf_counter()
+    scan = _EntryScan(directory, progress)
+    origin: str | None = None
+    problem: Problem | None = None
+    try:
+        manifest = _read_manifest(directory)
+        origin = manifest.origin
+        keys = list(trusted_keys) if trusted_keys is not None else _read_keys(directory)
+        scan.run(check_checkpoints(directory, keys, manifest), manifest.entries, workers)
+    except VerificationError as found:
+        problem = found.problem
+    return VerificationReport(
+        directory,
+        origin,
+        scan.verified.size,
+        scan.checkpoints_verified,
+        scan.verified.root(),
+        trusted_keys is None,
+        problem,
+        time.perf_counter() - started,
+    )
+
+
+def check_checkpoints(
+    directory: Path, keys: Iterable[Verifier], manifest: Manifest
+) -> list[SignedHead]:
+    """Verified heads in file order; raises VerificationError at the first bad checkpoint."""
+    keys = list(keys)
+    heads: list[SignedHead] = []
+    by_size: dict[int, SignedHead] = {}
+    for location, note in _read_notes(directory):
+        head = _open_head(location, note, keys, manifest.origin)
+        if heads and head.tree_size < heads[-1].tree_size:
+            raise VerificationError(_out_of_order(heads[-1], head))
+        earlier = by_size.setdefault(head.tree_size, head)
+        if earlier.root != head.root:
+            raise VerificationError(_conflict(earlier, head))
+        heads.append(head)
+    return heads
+
+
+class _EntryScan:
+    """Hashes the entries once, checking each checkpoint's root at its tree size."""
+
+    def __init__(self, directory: Path, progress: Progress | None) -> None:
+        self._directory = directory
+        self._progress = progress
+        self._tree = CompactRange()
+        self.verified = CompactRange()
+        self.checkpoints_verified = 0
+        self._pending: list[SignedHead] = []
+        self._expected_total = 0
+
+    def run(self, heads: list[SignedHead], expected_total: int, workers: int | None) -> None:
+        self._pending = list(reversed(heads))
+        self._expected_total = expected_total
+        self._check_heads_at(self._tree.copy())
+        path = self._directory / ENTRIES_FILE
+        if not path.is_file():
+            raise VerificationError(
+                Problem(ProblemKind.MALFORMED_EXPORT, f"{ENTRIES_FILE} is missing")
+            )
+        for hashes in hash_file(path, workers):
+            self._add_leaves(hashes)
+            if self._progress:
+                self._progress(self._tree.size, max(self._tree.size, self._expected_total))
+        self._check_end(self._tree.size)
+
+    def _add_leaves(self, hashes: list[bytes]) -> None:
+        start = self._tree.size
+        while self._pending and self._pending[-1].tree_size <= start + len(hashes):
+            cut = self._pending[-1].tree_size - start
+            self._tree.extend(hashes[:cut])
+            hashes, start = hashes[cut:], start + cut
+            self._check_heads_at(self._tree.copy())
+        self._tree.extend(hashes)
+
+    def _check_heads_at(self, tree: CompactRange) -> None:
+        while self._pending and self._pending[-1].tree_size == tree.size:
+            head = self._pending[-1]
+            if tree.root() != head.root:
+                problem = explain_mismatch(self._directory, self.verified, head)
+                raise VerificationError(problem)
+            self._pending.pop()
+            self.verified = tree
+            self.checkpoints_verified += 1
+
+    def _check_end(self, total: int) -> None:
+        if self._pending:
+            head = self._pending[-1]
+            raise VerificationError(explain_shortfall(self._directory, self.verified, head, total))
+        if total > self.verified.size:
+            raise VerificationError(self._uncovered(self.verified.size))
+
+    def _uncovered(self, index: int) -> Problem:
+        lines = read_lines(self._directory / ENTRIES_FILE, index, index + 1)
+        event_id = envelope_event_id(lines[0]) if lines else None
+        return Problem(
+            ProblemKind.UNCOVERED_ENTRY,
+            f"entry {index} ({event_id}) is not covered by any checkpoint: the latest signs "
+            f"{index} entries, so this entry was added to the export afterwards",
+            index,
+            event_id,
+            f"{ENTRIES_FILE} line {index + 1}",
+        )
+
+
+def _read_manifest(directory: Path) -> Manifest:
+    try:
+        return read_manifest(directory)
+    except ExportFormatError as error:
+        raise VerificationError(Problem(ProblemKind.MALFORMED_EXPORT, str(error))) from error
+
+
+def _read_keys(directory: Path) -> list[Verifier]:
+    try:
+        return read_verifier_keys(directory)
+    except (ExportFormatError, NoteError) as error:
+        raise VerificationError(Problem(ProblemKind.MALFORMED_EXPORT, str(error))) from error
+
+
+def _read_notes(directory: Path) -> list[tuple[str, str]]:
+    try:
+        return read_checkpoint_notes(directory)
+    except ExportFormatError as error:
+        raise VerificationError(Problem(ProblemKind.MALFORMED_EXPORT, str(error))) from error
+
+
+def _open_head(location: str, note: str, keys: list[Verifier], origin: str) -> SignedHead:
+    try:
+        checkpoint = open_checkpoint(note, keys).checkpoint
+    except BadSignatureError as error:
+        raise VerificationError(_at(ProblemKind.BAD_SIGNATURE, location, error)) from error
+    except UntrustedNoteError as error:
+        raise VerificationError(_at(ProblemKind.UNKNOWN_KEY, location, error)) from error
+    except (NoteError, CheckpointError) as error:
+        raise VerificationError(_at(ProblemKind.MALFORMED_CHECKPOINT, location, error)) from error
+    if checkpoint.origin != origin:
+        message = f"{location}: checkpoint is for log {checkpoint.origin!r}, not {origin!r}"
+        raise VerificationError(Problem(ProblemKind.WRONG_ORIGIN, message, location=location))
+    return SignedHead(checkpoint.tree_size, checkpoint.root, location)
+
+
+def _at(kind: ProblemKind, location: str, error: Exception) -> Problem:
+    return Problem(kind, f"{location}: {error}", location=location)
+
+
+def _out_of_order(previous: SignedHead, head: SignedHead) -> Problem:
+    return Problem(
+        ProblemKind.CHECKPOINTS_OUT_OF_ORDER,
+        f"{head.location} (tree size {head.tree_size}) comes after {previous.location} "
+        f"(tree size {previous.tree_size}): checkpoints must grow",
+        location=head.location,
+    )
+
+
+def _conflict(earlier: SignedHead, head: SignedHead) -> Problem:
+    return Problem(
+        ProblemKind.CONFLICTING_CHECKPOINTS,
+        f"{earlier.location} and {head.location} both sign tree size {head.tree_size} but with "
+        f"different roots ({earlier.root.hex()[:16]}… and {head.root.hex()[:16]}…): "
+        "the log signed two different histories",
+        location=head.location,
+    )

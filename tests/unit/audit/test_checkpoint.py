@@ -1,0 +1,146 @@
+"""Checkpoint bodies, signing and consistency-checked issuing."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+
+import pytest
+
+from shared.audit import merkle
+from shared.audit.checkpoint import (
+    Checkpoint,
+    issue_checkpoint,
+    open_checkpoint,
+    origin_for_ward,
+    read_unverified_checkpoint,
+    sign_checkpoint,
+)
+from shared.audit.compact import Subtree
+from shared.audit.errors import CheckpointError
+from shared.audit.log import AuditLog
+from shared.audit.note import Signer
+from shared.audit.store import InMemoryLogStore, LogEntry
+
+from .conftest import ORIGIN, WARD, Envelope
+
+Build = Callable[[int, int], list[Envelope]]
+
+
+def test_body_follows_tlog_checkpoint() -> None:
+    root = merkle.leaf_hash(b"")
+    checkpoint = Checkpoint("kyodo.example/audit/nerima", 12, root)
+    assert (
+        checkpoint.body() == f"kyodo.example/audit/nerima\n12\n{base64.b64encode(root).decode()}\n"
+    )
+    assert Checkpoint.from_body(checkpoint.body()) == checkpoint
+
+
+def test_extension_lines_are_kept() -> None:
+    body = Checkpoint("log.example", 0, merkle.EMPTY_ROOT, ("ext one", "ext two")).body()
+    assert Checkpoint.from_body(body).extensions == ("ext one", "ext two")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "log.example\n012\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n",
+        "log.example\n-1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n",
+        "log.example\n1\nAAAA\n",
+        "log.example\n1\n",
+        "\n1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n",
+        "log.example\n1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\nx\n",
+    ],
+)
+def test_malformed_bodies_are_refused(body: str) -> None:
+    with pytest.raises(CheckpointError):
+        Checkpoint.from_body(body)
+
+
+def test_origin_names_the_ward() -> None:
+    assert origin_for_ward("ota") == "kyodo.example/audit/ota"
+    assert origin_for_ward("ota", prefix="audit.city.example") == "audit.city.example/ota"
+    with pytest.raises(CheckpointError):
+        origin_for_ward("o ta")
+
+
+def test_signed_checkpoint_opens_with_its_key_and_origin(signer: Signer) -> None:
+    note = sign_checkpoint(Checkpoint(ORIGIN, 3, bytes(range(32))), [signer])
+    opened = open_checkpoint(note, [signer.verifier()], origin=ORIGIN)
+    assert opened.checkpoint.tree_size == 3
+    assert note.startswith(f"{ORIGIN}\n3\n")
+    assert f"\n\n— {ORIGIN} " in note
+    with pytest.raises(CheckpointError, match=r"not 'kyodo\.example/audit/ota'"):
+        open_checkpoint(note, [signer.verifier()], origin="kyodo.example/audit/ota")
+
+
+def test_issuing_signs_the_current_root(signer: Signer, envelopes: Build) -> None:
+    log = AuditLog(InMemoryLogStore(WARD))
+    log.append(envelopes(0, 6))
+    stored = issue_checkpoint(log, [signer], origin=ORIGIN)
+    assert (stored.tree_size, stored.root) == (6, log.root())
+    assert read_unverified_checkpoint(stored.note) == Checkpoint(ORIGIN, 6, log.root())
+    assert issue_checkpoint(log, [signer], origin=ORIGIN) == stored
+    log.append(envelopes(6, 9))
+    later = issue_checkpoint(log, [signer], origin=ORIGIN)
+    assert [c.tree_size for c in log.store.checkpoints()] == [6, 9]
+    assert later.root == log.root(9)
+
+
+def test_an_empty_log_can_be_checkpointed(signer: Signer, envelopes: Build) -> None:
+    log = AuditLog(InMemoryLogStore(WARD))
+    assert issue_checkpoint(log, [signer], origin=ORIGIN).root == merkle.EMPTY_ROOT
+    log.append(envelopes(0, 2))
+    assert issue_checkpoint(log, [signer], origin=ORIGIN).tree_size == 2
+
+
+class RewrittenHistoryStore(InMemoryLogStore):
+    """A store whose old subtree hashes were replaced after a checkpoint was signed."""
+
+    def __init__(self) -> None:
+        super().__init__(WARD)
+        self.rewritten: dict[tuple[int, int], bytes] = {}
+
+    def subtree_hashes(self, positions):  # type: ignore[no-untyped-def]
+        found = super().subtree_hashes(positions)
+        return {p: self.rewritten.get(p, h) for p, h in found.items()}
+
+
+def test_issuing_refuses_a_tree_inconsistent_with_the_last_checkpoint(
+    signer: Signer, envelopes: Build
+) -> None:
+    store = RewrittenHistoryStore()
+    log = AuditLog(store)
+    log.append(envelopes(0, 5))
+    issue_checkpoint(log, [signer], origin=ORIGIN)
+    log.append(envelopes(5, 8))
+    store.rewritten[(2, 0)] = merkle.leaf_hash(b"rewritten history")
+    with pytest.raises(CheckpointError, match="not consistent with the checkpoint at size 5"):
+        issue_checkpoint(log, [signer], origin=ORIGIN)
+    assert [c.tree_size for c in store.checkpoints()] == [5]
+
+
+def test_issuing_refuses_a_shrunken_log(signer: Signer, envelopes: Build) -> None:
+    store = InMemoryLogStore(WARD)
+    log = AuditLog(store)
+    log.append(envelopes(0, 4))
+    issue_checkpoint(log, [signer], origin=ORIGIN)
+    shrunk = InMemoryLogStore(WARD)
+    entries = list(store.entries(0, 3))
+    shrunk.add_entries(
+        entries, [Subtree(1, 0, merkle.node_hash(entries[0].leaf_hash, entries[1].leaf_hash))]
+    )
+    for checkpoint in store.checkpoints():
+        shrunk.add_checkpoint(checkpoint)
+    with pytest.raises(CheckpointError, match="smaller than the checkpoint at size 4"):
+        issue_checkpoint(AuditLog(shrunk), [signer], origin=ORIGIN)
+
+
+def test_issuing_refuses_a_new_root_at_the_signed_size(signer: Signer) -> None:
+    store = RewrittenHistoryStore()
+    log = AuditLog(store)
+    store.add_entries([LogEntry(0, "e-0", b"{}", merkle.leaf_hash(b"{}"))], [])
+    issue_checkpoint(log, [signer], origin=ORIGIN)
+    store.rewritten[(0, 0)] = merkle.leaf_hash(b"forged")
+    with pytest.raises(CheckpointError, match="two different roots for the same tree size 1"):
+        issue_checkpoint(log, [signer], origin=ORIGIN)
