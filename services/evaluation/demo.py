@@ -44,7 +44,13 @@ POLL_SECONDS = 1.0
 
 def seed_demo_data(ctx: ServiceContext) -> None:
     """On-start hook: seeding waits for other services' events, so it runs in the background."""
-    ctx.tasks.append(asyncio.create_task(seed_when_ready(ctx)))
+    ctx.tasks.append(asyncio.create_task(_seed_then_idle(ctx)))
+
+
+async def _seed_then_idle(ctx: ServiceContext) -> None:
+    await seed_when_ready(ctx)
+    # A worker task that ends looks unhealthy; this one stays until the service stops.
+    await ctx.stop.wait()
 
 
 async def seed_when_ready(ctx: ServiceContext, wait: float = WAIT_SECONDS) -> None:
@@ -58,13 +64,13 @@ async def seed_when_ready(ctx: ServiceContext, wait: float = WAIT_SECONDS) -> No
             except Exception:
                 log.exception("demo evaluation of ward %s failed", ward)
                 pending.discard(ward)
+        if not pending:
+            return
         if asyncio.get_running_loop().time() > deadline:
             log.info("no demo rounds for %s within %.0fs; giving up", sorted(pending), wait)
             return
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(ctx.stop.wait(), timeout=POLL_SECONDS)
-        except TimeoutError:
-            continue
 
 
 async def seed_ward(ctx: ServiceContext, ward: str) -> bool:

@@ -304,8 +304,9 @@ async def live_evaluation(
     now: datetime,
     upstream_names: tuple[str, ...] = ("registry", "proposals", "fund"),
     store: EventStore | None = None,
+    demo_data: bool = False,
 ) -> AsyncIterator[LiveEvaluation]:
-    settings = evaluation_settings(names, data_dir)
+    settings = evaluation_settings(names, data_dir).model_copy(update={"demo_data": demo_data})
     clock = FixedClock(now)
     async with AsyncExitStack() as stack:
         upstream = await stack.enter_async_context(

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date
+from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
 from services.evaluation.demo import seed_ward, seed_when_ready
-from tests.integration.evaluation.conftest import LiveEvaluation, jst
+from shared.bus.streams import StreamNames
+from tests.integration.evaluation.conftest import LiveEvaluation, jst, live_evaluation
 
 pytestmark = pytest.mark.redis
 
@@ -51,3 +54,24 @@ async def test_demo_projects_not_yet_due_get_an_interim_round(evaluation: LiveEv
         assert (round_["occasion"], round_["status"]) == ("interim", "concluded")
         public = await evaluation.get_json(f"/v1/wards/{ward}/evaluations/{round_['round_id']}")
         assert public["conclusion"]["conclusion"] == "improve"
+
+
+async def test_with_demo_data_the_service_seeds_and_stays_ready(
+    redis: Redis, stream_names: StreamNames, tmp_path: Path
+) -> None:
+    async with live_evaluation(
+        redis, stream_names, tmp_path, now=jst(date(2026, 4, 5)), demo_data=True
+    ) as live:
+        for ward in ("nerima", "ota"):
+            await live.upstream.onboard(ward)
+            await live.upstream.start_project(ward)
+        for ward in ("nerima", "ota"):
+            await live.ward_known(ward)
+            await live.eventually(
+                lambda w=ward: live.rounds(w, status="concluded"),  # type: ignore[misc]
+                lambda items: len(items) == 1,
+                timeout=20,
+            )
+        await asyncio.sleep(0.3)
+        ready = await live.client.get("/health/ready")
+        assert ready.status_code == 200, ready.text
