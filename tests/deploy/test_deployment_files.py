@@ -102,8 +102,18 @@ def test_compose_file_follows_the_compose_specification() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """YAML silently keeps the last of two equal keys; a compose file must not have any."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [key.value for key, _value in node.value if isinstance(key, yaml.ScalarNode)]
+        repeated = {k for k in keys if keys.count(k) > 1 and k != "<<"}
+        assert not repeated, f"repeated keys {repeated} at line {node.start_mark.line + 1}"
+        return super().construct_mapping(node, deep=deep)
+
+
 def test_compose_runs_every_service_from_one_image_with_health_checks() -> None:
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    compose = yaml.load((ROOT / "docker-compose.yml").read_text(), Loader=UniqueKeyLoader)
     services = compose["services"]
     for service, port in SERVICE_PORTS.items():
         definition = services[service]
