@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
 from fastapi import FastAPI
 
+from shared.service import ServiceSpec
 from shared.settings import SERVICE_PORTS, Settings
 
 Bootstrap = Callable[..., FastAPI]
@@ -27,3 +29,15 @@ def _lazy(entry_point: Any) -> Bootstrap:
         return function(settings, **options)
 
     return bootstrap
+
+
+def service_specs() -> dict[str, ServiceSpec]:
+    """Each discovered service's ``SPEC`` (read models and the streams they consume), from the
+    module its entry point names; services without a module-level spec are left out."""
+    specs: dict[str, ServiceSpec] = {}
+    for entry_point in entry_points(group=GROUP):
+        module = importlib.import_module(entry_point.module)
+        spec = getattr(module, "SPEC", None)
+        if isinstance(spec, ServiceSpec):
+            specs[entry_point.name] = spec
+    return specs
