@@ -176,6 +176,7 @@ class _ServiceReplayer:
 
     def __init__(self, name: str, spec: ServiceSpec, target: Path) -> None:
         self.name = name
+        target.mkdir(parents=True, exist_ok=True)
         self.path = target / f"{name}.sqlite3"
         if self.path.exists():
             raise ReplayError(f"{self.path} exists: replay needs a fresh database")

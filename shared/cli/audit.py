@@ -232,7 +232,6 @@ def _warn_keys_from_export() -> None:
 @contextmanager
 def _target(into: Path | None) -> Iterator[Path]:
     if into is not None:
-        into.mkdir(parents=True, exist_ok=True)
         yield into
         return
     with tempfile.TemporaryDirectory(prefix="kyodo-replay-") as scratch:

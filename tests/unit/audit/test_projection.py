@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -98,7 +99,7 @@ async def test_one_checkpoint_per_batch_each_consistent_with_the_last(
         heads = store.checkpoints()
         log = AuditLog(store)
         assert [head.tree_size for head in heads] == [7, 14, 21, 28, 30]
-        for older, newer in zip(heads, heads[1:], strict=False):
+        for older, newer in pairwise(heads):
             proof = log.consistency_proof(older.tree_size, newer.tree_size)
             merkle.verify_consistency(
                 older.tree_size, newer.tree_size, proof, older.root, newer.root
