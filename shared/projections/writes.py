@@ -7,6 +7,7 @@ would deadlock on PostgreSQL.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,20 +39,32 @@ def upsert(
     ordered = sorted_by_key(rows, keys)
     if not ordered:
         return
-    statement = dialect_insert(connection, table)
-    columns = [c for c in ordered[0] if c not in keys]
+    columns = tuple(c for c in ordered[0] if c not in keys)
+    statement = _upsert_statement(
+        connection.dialect.name, table, tuple(keys), columns, tuple(increment)
+    )
+    connection.execute(statement, ordered)
+
+
+@lru_cache(maxsize=512)
+def _upsert_statement(
+    dialect: str,
+    table: sa.Table,
+    keys: tuple[str, ...],
+    columns: tuple[str, ...],
+    increment: tuple[str, ...],
+) -> Any:
+    # Built once per shape: building ON CONFLICT clauses costs far more than running them.
+    statement = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
     updates = {
         column: (table.c[column] + statement.excluded[column])
         if column in increment
         else statement.excluded[column]
         for column in columns
     }
-    statement = (
-        statement.on_conflict_do_update(index_elements=list(keys), set_=updates)
-        if updates
-        else statement.on_conflict_do_nothing(index_elements=list(keys))
-    )
-    connection.execute(statement, ordered)
+    if updates:
+        return statement.on_conflict_do_update(index_elements=list(keys), set_=updates)
+    return statement.on_conflict_do_nothing(index_elements=list(keys))
 
 
 def update_where(
