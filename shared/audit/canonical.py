@@ -55,10 +55,16 @@ def is_plain(value: Any) -> bool:
             return _is_plain_scalar(item)
         for member in members:
             kind = type(member)
+            if kind is str or member is None or kind is bool:
+                continue
+            if kind is int:
+                if -SAFE_INTEGER_MAX <= member <= SAFE_INTEGER_MAX:
+                    continue
+                return False
             if kind is dict or kind is list:
                 pending.append(member)
-            elif not _is_plain_scalar(member):
-                return False
+                continue
+            return False  # a float or a type that is not JSON
     return True
 
 

@@ -20,6 +20,7 @@ async def test_the_public_reads_checkpoints_and_keys(platform: Platform) -> None
     latest = await platform.audited("ota")
     assert latest["tree_size"] >= 1 and latest["origin"] == "kyodo.example/audit/ota"
     assert latest["note"].startswith("kyodo.example/audit/ota\n")
+    assert (await platform.audit.client.get("/health/ready")).status_code == 200
     keys = (await platform.audit.client.get("/v1/audit/keys")).json()
     assert keys["signing_key"] in keys["keys"]
     someone_else = platform.audit.auth("nerima", "staff")
