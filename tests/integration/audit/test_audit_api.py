@@ -77,3 +77,23 @@ async def test_consistency_between_two_public_checkpoints(platform: Platform) ->
         b64(first["root"]),
         b64(second["root"]),
     )
+
+
+async def test_an_event_delivered_twice_is_logged_once(platform: Platform) -> None:
+    before = await platform.audited("nerima")
+    redis = platform.audit.ctx.redis
+    stream = platform.audit.ctx.names.events_for_ward("registry", "nerima")
+    (_entry_id, fields), *_ = await redis.xrange(stream, count=1)
+    again = await redis.xadd(stream, fields)
+
+    async def delivered() -> bool:
+        groups = await redis.xinfo_groups(stream)
+        audit = next(g for g in groups if g["name"] == b"audit")
+        return bool(audit["last-delivered-id"] == again and audit["pending"] == 0)
+
+    await platform.registry.eventually(delivered, lambda done: done)
+    after = await platform.audited("nerima")
+    assert (after["tree_size"], after["root"]) == (before["tree_size"], before["root"])
+    page = await platform.audit.get_json("/v1/wards/nerima/audit/entries", start=0)
+    event_ids = [entry["event_id"] for entry in page["entries"]]
+    assert len(event_ids) == len(set(event_ids)) == before["tree_size"]
