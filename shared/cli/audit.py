@@ -112,7 +112,10 @@ def replay_command(
         raise typer.BadParameter("give --until or --size, not both")
     selection = Selection(size=size, until=_parse_time(until))
     settings = Settings()
-    specs = service_specs()
+    discovered = service_specs()
+    for name, error in discovered.unavailable.items():
+        console.print(f"[yellow]Service {name} cannot be loaded ({error}); not replayed.[/]")
+    specs = discovered.specs
     with _target(into) as target:
         result = _or_exit(
             lambda: _replay(settings, ward, export, _verifiers(key), specs, target, selection)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -31,13 +32,25 @@ def _lazy(entry_point: Any) -> Bootstrap:
     return bootstrap
 
 
-def service_specs() -> dict[str, ServiceSpec]:
+@dataclass(frozen=True)
+class DiscoveredSpecs:
+    specs: dict[str, ServiceSpec]
+    unavailable: dict[str, str]
+    """Services whose module could not be imported, with the error."""
+
+
+def service_specs() -> DiscoveredSpecs:
     """Each discovered service's ``SPEC`` (read models and the streams they consume), from the
     module its entry point names; services without a module-level spec are left out."""
     specs: dict[str, ServiceSpec] = {}
+    unavailable: dict[str, str] = {}
     for entry_point in entry_points(group=GROUP):
-        module = importlib.import_module(entry_point.module)
+        try:
+            module = importlib.import_module(entry_point.module)
+        except ImportError as error:
+            unavailable[entry_point.name] = f"{type(error).__name__}: {error}"
+            continue
         spec = getattr(module, "SPEC", None)
         if isinstance(spec, ServiceSpec):
             specs[entry_point.name] = spec
-    return specs
+    return DiscoveredSpecs(specs, unavailable)

@@ -7,6 +7,7 @@ import asyncio
 import json
 import re
 import shutil
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from shared.audit.replay import replay_log
 from shared.audit.sources import audit_engine, log_from_database
 from shared.audit.sql import leaves
 from shared.bus.streams import StreamNames
+from shared.cli.discovery import service_specs
 from shared.cli.main import app
 from shared.settings import Settings
 from shared.testing.services import redis_url, unique_name
@@ -40,6 +42,7 @@ from tests.integration.registry.scenarios import (
 
 pytestmark = pytest.mark.redis
 WARD = "nerima"
+ROOT = Path(__file__).resolve().parents[3]
 BOX_DRAWING = re.compile("[\u2500-\u257f]")
 
 
@@ -85,6 +88,27 @@ def audited(tmp_path_factory: pytest.TempPathFactory) -> AuditedPlatform:
         client.close()
     key = load_audit_keys(settings, create=False).signer.verifier().key_string()
     return AuditedPlatform(data_dir, settings, size, key)
+
+
+@pytest.fixture(autouse=True)
+def this_projects_services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Discovery input built from this project's pyproject.toml: distribution metadata placed
+    first on sys.path, so `kyodo audit replay` finds exactly the services declared here, not
+    whatever the shared environment has installed."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    declared = pyproject["project"]["entry-points"]["kyodo.services"]
+    dist_info = tmp_path / "metadata" / "kyodo-0.1.0.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: kyodo\nVersion: 0.1.0\n")
+    lines = [f"{name} = {target}" for name, target in declared.items()]
+    (dist_info / "entry_points.txt").write_text("[kyodo.services]\n" + "\n".join(lines) + "\n")
+    monkeypatch.syspath_prepend(str(dist_info.parent))
+
+
+def test_discovery_finds_the_registry_spec_and_skips_specless_services() -> None:
+    discovered = service_specs()
+    assert discovered.specs == {"registry": REGISTRY_SPEC}
+    assert discovered.unavailable == {}
 
 
 @pytest.fixture
