@@ -114,3 +114,24 @@ async def test_a_batch_that_fails_leaves_nothing(runner: ProjectionRunner) -> No
     assert len(stored_leaves(runner, "nerima")) == 1
     assert checkpoint_count(runner, "nerima") == 1
     assert await runner.apply([event(2)]) == 1
+
+
+@pytest.mark.postgres
+async def test_the_audit_projection_on_postgresql(
+    postgres_schema: tuple[str, str], signer: Signer
+) -> None:
+    url, schema = postgres_schema
+    database = Database(url, schema=schema)
+    runner = ProjectionRunner(database, AuditProjection([signer], "kyodo.example/audit"))
+    try:
+        await runner.create_tables()
+        await runner.apply([event(n) for n in range(20)] + [event(50, "ota")])
+        assert await runner.apply([event(n) for n in range(15, 40)]) == 20
+        nerima = stored_leaves(runner, "nerima")
+        assert [EventEnvelope.model_validate_json(leaf).position for leaf in nerima] == list(
+            range(1, 41)
+        )
+        assert checkpoint_count(runner, "nerima") == 2
+        assert checkpoint_count(runner, "ota") == 1
+    finally:
+        database.dispose()
