@@ -1,7 +1,10 @@
-"""Audit log figures: signed appends to SQLite, export verification rate, proof latency."""
+"""Audit log figures: signed appends to SQLite, export verification rate, proof latency, replay.
+
+Run alone with ``python -m benchmarks.audit_bench``."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import random
@@ -13,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +25,20 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks import audit_replay_bench
 from shared.audit import merkle
 from shared.audit.checkpoint import issue_checkpoint, origin_for_ward
 from shared.audit.compact import CompactRange, HashLevels
 from shared.audit.export import export_log
 from shared.audit.log import AuditLog
 from shared.audit.note import Signer
-from shared.audit.sql import SqlLogStore, create_audit_tables
+from shared.audit.projection import AuditProjection
+from shared.audit.sql import STORED_FROM_LEVEL, SqlLogStore, create_audit_tables
 from shared.audit.store import InMemoryLogStore, LogEntry
 from shared.audit.verify import verify_export
+from shared.db import Database
+from shared.events.envelope import EventEnvelope
+from shared.projections.runner import ProjectionRunner
 
 WARD = "nerima"
 ORIGIN = origin_for_ward(WARD)
@@ -105,16 +114,78 @@ def bench_signed_appends(workdir: Path, signer: Signer, figures: Figures) -> sa.
     return engine
 
 
-def bench_sql_proofs(engine: sa.Engine, figures: Figures) -> None:
+def bench_projection_appends(workdir: Path, signer: Signer, figures: Figures) -> None:
+    """The service's own path: envelopes from the consumer, their inbox rows, the leaves and a
+    signed checkpoint per batch, in one transaction per batch."""
+    database = Database(f"sqlite:///{workdir / 'audit-service.sqlite3'}")
+    runner = ProjectionRunner(database, AuditProjection([signer], "kyodo.example/audit"))
+    batches = [
+        [EventEnvelope.model_validate(envelope(n)) for n in range(start, start + APPEND_BATCH)]
+        for start in range(0, APPEND_EVENTS, APPEND_BATCH)
+    ]
+
+    async def apply_all() -> float:
+        await runner.create_tables()
+        began = time.perf_counter()
+        for batch in batches:
+            await runner.apply(batch)
+        return time.perf_counter() - began
+
+    elapsed = asyncio.run(apply_all())
+    database.dispose()
+    figures.add(
+        f"audit service: consume + append + sign per {APPEND_BATCH:,}",
+        f"{APPEND_EVENTS / elapsed:,.0f} events/s",
+        "the audit projection through the projection runner: envelope to JSON, inbox rows, "
+        "leaves, checkpoint, one transaction per batch",
+    )
+
+
+def small_leaves(count: int) -> Iterator[LogEntry]:
+    """Short distinct leaves: a proof reads only hashes, so leaf size does not change its time."""
+    for number in range(count):
+        event_id = f"{number:08x}-0000-4000-8000-{number:012x}"
+        leaf = b'{"event_id":"%s","ward":"nerima"}' % event_id.encode()
+        yield LogEntry(number, event_id, leaf, merkle.leaf_hash(leaf))
+
+
+def build_sql_log(path: Path, count: int) -> sa.Engine:
+    """A SQLite log of ``count`` leaves, written in large batches without encoding."""
+    engine = sqlite_engine(path)
+    with engine.begin() as connection:
+        create_audit_tables(connection)
+    tree = CompactRange()
+    entries = small_leaves(count)
+    while batch := list(islice(entries, 20_000)):
+        subtrees = [s for entry in batch for s in tree.append(entry.leaf_hash)]
+        with engine.begin() as connection:
+            SqlLogStore(connection, WARD).add_entries(batch, subtrees)
+    return engine
+
+
+def bench_sql_proofs(workdir: Path, figures: Figures, console: Console) -> None:
+    console.print(f"writing a SQLite log of {PROOF_LEAVES:,} leaves…")
+    engine = build_sql_log(workdir / "large.sqlite3", PROOF_LEAVES)
     with engine.connect() as connection:
         log = AuditLog(SqlLogStore(connection, WARD))
         size = log.tree_size()
-        samples = [random.randrange(size) for _ in range(200)]
+        samples = [random.randrange(size) for _ in range(PROOF_SAMPLES)]
         timings = [_timed(partial(log.inclusion_proof, i, size)) for i in samples]
+        lengths = sorted({len(log.inclusion_proof(i, size)) for i in samples[:50]})
+        pairs = [(random.randrange(1, size), size) for _ in range(200)]
+        consistency = [_timed(partial(log.consistency_proof, a, b)) for a, b in pairs]
+    engine.dispose()
     figures.add(
         f"inclusion proof from SQLite at {size:,} leaves",
         f"{statistics.median(timings) * 1e3:.2f} ms",
-        "median; tree size, leaf hashes and subtree hashes: three queries",
+        f"median of {PROOF_SAMPLES:,}, p99 {_percentile(timings, 99) * 1e3:.2f} ms; "
+        f"{'-'.join(map(str, lengths))} hashes; subtrees stored from level "
+        f"{STORED_FROM_LEVEL}, lower ones recomputed from one block of leaf hashes",
+    )
+    figures.add(
+        f"consistency proof from SQLite to {size:,} leaves",
+        f"{statistics.median(consistency) * 1e3:.2f} ms",
+        "median from random sizes",
     )
 
 
@@ -214,11 +285,13 @@ def run(console: Console) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         console.print(f"appending {APPEND_EVENTS:,} events to SQLite with signed checkpoints…")
-        engine = bench_signed_appends(workdir, signer, figures)
-        bench_sql_proofs(engine, figures)
-        engine.dispose()
+        bench_signed_appends(workdir, signer, figures).dispose()
+        bench_projection_appends(workdir, signer, figures)
+        bench_sql_proofs(workdir, figures, console)
         bench_verification(workdir, signer, figures, console)
     bench_memory_proofs(figures, console)
+    for row in audit_replay_bench.run(console):
+        figures.add(*row)
     table = Table(title=f"Audit log ({os.cpu_count()} CPUs, {time.perf_counter() - began:.0f} s)")
     for column in ("measure", "figure", "note"):
         table.add_column(column)
@@ -231,6 +304,10 @@ def _timed(action: Callable[[], object]) -> float:
     began = time.perf_counter()
     action()
     return time.perf_counter() - began
+
+
+def _percentile(values: list[float], percent: int) -> float:
+    return sorted(values)[min(len(values) - 1, len(values) * percent // 100)]
 
 
 def _cpu_seconds() -> float:

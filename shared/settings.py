@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICE_PORTS: dict[str, int] = {
@@ -49,6 +49,22 @@ class Settings(BaseSettings):
     jwks_url: str | None = None
     jwt_issuer: str = "kyodo"
     jwt_audience: str = "kyodo"
+
+    audit_signing_key: SecretStr | None = Field(
+        default=None,
+        description="C2SP signer key (PRIVATE+KEY+name+id+key) that signs audit checkpoints. "
+        "Unset: one is generated on first start and kept in data_dir/audit-signing.key.",
+    )
+    audit_trusted_keys: list[str] = Field(
+        default_factory=list,
+        description="Verifier keys (name+id+key) of earlier signing keys whose checkpoints "
+        "are still trusted after a rotation.",
+    )
+    audit_origin_prefix: str = Field(
+        default="kyodo.example/audit",
+        pattern=r"^[^\s+]+$",
+        description="Log origins are this prefix followed by /<ward>.",
+    )
 
     demo_data: bool = False
     otlp_endpoint: str | None = None

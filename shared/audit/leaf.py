@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import rfc8785
-
+from shared.audit.canonical import canonical_json
 from shared.audit.errors import LeafEncodingError
 
 
@@ -17,10 +16,7 @@ def leaf_bytes(envelope: Mapping[str, Any]) -> bytes:
     refused rather than formatted here, so that the bytes never depend on this module.
     Canonical JSON escapes every control character, so leaf bytes never contain a newline.
     """
-    try:
-        return rfc8785.dumps(dict(envelope))
-    except (rfc8785.CanonicalizationError, TypeError, ValueError) as error:
-        raise LeafEncodingError(f"envelope is not canonical JSON: {error}") from error
+    return canonical_json(dict(envelope))
 
 
 def event_id_of(envelope: Mapping[str, Any]) -> str:

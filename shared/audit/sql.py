@@ -3,13 +3,19 @@
 Every function works on a synchronous ``sqlalchemy.Connection`` and never commits: the caller
 owns the transaction (``with engine.begin() as connection: ...``). Async callers run the same
 code through ``await async_connection.run_sync(lambda connection: ...)``.
+
+Like the tiles of a tiled log, only subtrees of STORED_FROM_LEVEL and above are stored; a lower
+subtree is recomputed from the stored leaf hashes of its aligned block of ``2**STORED_FROM_LEVEL``
+leaves, read with one range query. That stores a sixteenth of the node rows per append and costs a
+proof at most fifteen extra hash computations.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from functools import lru_cache
 from itertools import islice
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -24,14 +30,16 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    bindparam,
     func,
     insert,
     or_,
     select,
 )
+from sqlalchemy.sql import Select
 
 from shared.audit.compact import Subtree
-from shared.audit.merkle import Position
+from shared.audit.merkle import Position, root_of
 from shared.audit.store import LogEntry, StoredCheckpoint
 
 audit_metadata = MetaData()
@@ -68,9 +76,12 @@ checkpoints = Table(
     PrimaryKeyConstraint("ward", "tree_size"),
 )
 
+STORED_FROM_LEVEL = 4
+_BLOCK_LEVEL = STORED_FROM_LEVEL
 # Keeps every IN list below the bound-parameter limits of SQLite and PostgreSQL.
 _QUERY_BATCH = 150
 _STREAM_BATCH = 1000
+_DRIVER_MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 T = TypeVar("T")
 
@@ -112,18 +123,21 @@ class SqlLogStore:
         return known
 
     def add_entries(self, entries: Sequence[LogEntry], new_subtrees: Sequence[Subtree]) -> None:
+        ward = self._ward
         if entries:
-            self._connection.execute(insert(leaves), [self._leaf_row(e) for e in entries])
-        if new_subtrees:
-            self._connection.execute(insert(subtrees), [self._subtree_row(s) for s in new_subtrees])
+            rows = [(ward, e.index, e.event_id, e.leaf, e.leaf_hash) for e in entries]
+            _insert_many(self._connection, leaves, rows)
+        stored = [
+            (ward, s.level, s.index, s.hash) for s in new_subtrees if s.level >= STORED_FROM_LEVEL
+        ]
+        if stored:
+            _insert_many(self._connection, subtrees, stored)
 
     def subtree_hashes(self, positions: Collection[Position]) -> dict[Position, bytes]:
-        found: dict[Position, bytes] = {}
         wanted = set(positions)
-        leaf_indexes = [index for level, index in wanted if level == 0]
-        upper = [position for position in wanted if position[0] > 0]
-        for batch in _batches(leaf_indexes, _QUERY_BATCH):
-            found.update(((0, index), leaf_hash) for index, leaf_hash in self._leaf_hashes(batch))
+        low = [position for position in wanted if position[0] < STORED_FROM_LEVEL]
+        upper = [position for position in wanted if position[0] >= STORED_FROM_LEVEL]
+        found = self._low_hashes(low) if low else {}
         for upper_batch in _batches(upper, _QUERY_BATCH):
             found.update(self._upper_hashes(upper_batch))
         missing = wanted - found.keys()
@@ -191,45 +205,76 @@ class SqlLogStore:
             for tree_size, root, note in self._connection.execute(query)
         ]
 
-    def _leaf_hashes(self, indexes: Sequence[int]) -> list[tuple[int, bytes]]:
-        query = select(leaves.c.leaf_index, leaves.c.leaf_hash).where(
-            leaves.c.ward == self._ward, leaves.c.leaf_index.in_(indexes)
-        )
-        return [
-            (int(index), bytes(leaf_hash)) for index, leaf_hash in self._connection.execute(query)
-        ]
+    def _low_hashes(self, positions: Sequence[Position]) -> dict[Position, bytes]:
+        """Subtrees below the stored levels, from the leaf hashes of their blocks."""
+        blocks = sorted({(index << level) >> _BLOCK_LEVEL for level, index in positions})
+        leaf_hashes: dict[int, bytes] = {}
+        for block_batch in _batches(blocks, _QUERY_BATCH):
+            leaf_hashes.update(self._block_leaf_hashes(block_batch))
+        found: dict[Position, bytes] = {}
+        for level, index in positions:
+            first = index << level
+            hashes = [
+                leaf_hashes[i] for i in range(first, first + (1 << level)) if i in leaf_hashes
+            ]
+            if len(hashes) == 1 << level:
+                found[level, index] = root_of(hashes)
+        return found
+
+    def _block_leaf_hashes(self, blocks: Sequence[int]) -> Iterator[tuple[int, bytes]]:
+        params: dict[str, Any] = {"ward": self._ward}
+        for number, block in enumerate(blocks):
+            params[f"lo{number}"] = block << _BLOCK_LEVEL
+            params[f"hi{number}"] = (block + 1) << _BLOCK_LEVEL
+        for index, leaf_hash in self._connection.execute(_block_query(len(blocks)), params):
+            yield int(index), bytes(leaf_hash)
 
     def _upper_hashes(self, positions: Sequence[Position]) -> list[tuple[Position, bytes]]:
-        # One full primary key per OR term: SQLite then looks each up instead of scanning.
-        exact_keys = [
-            and_(
-                subtrees.c.ward == self._ward,
-                subtrees.c.level == level,
-                subtrees.c.node_index == index,
-            )
-            for level, index in positions
-        ]
-        query = select(subtrees.c.level, subtrees.c.node_index, subtrees.c.hash).where(
-            or_(*exact_keys)
-        )
+        params: dict[str, Any] = {"ward": self._ward}
+        for number, (level, index) in enumerate(positions):
+            params[f"l{number}"], params[f"i{number}"] = level, index
         return [
             ((int(level), int(index)), bytes(node))
-            for level, index, node in self._connection.execute(query)
+            for level, index, node in self._connection.execute(_upper_query(len(positions)), params)
         ]
 
-    def _leaf_row(self, entry: LogEntry) -> dict[str, object]:
-        return {
-            "ward": self._ward,
-            "leaf_index": entry.index,
-            "event_id": entry.event_id,
-            "leaf": entry.leaf,
-            "leaf_hash": entry.leaf_hash,
-        }
 
-    def _subtree_row(self, subtree: Subtree) -> dict[str, object]:
-        return {
-            "ward": self._ward,
-            "level": subtree.level,
-            "node_index": subtree.index,
-            "hash": subtree.hash,
-        }
+@lru_cache(maxsize=_QUERY_BATCH)
+def _block_query(count: int) -> Select[Any]:
+    """Leaf hashes of ``count`` index ranges; built once per count so the compiled SQL is reused."""
+    ranges = [
+        and_(
+            leaves.c.ward == bindparam("ward"),
+            leaves.c.leaf_index >= bindparam(f"lo{number}"),
+            leaves.c.leaf_index < bindparam(f"hi{number}"),
+        )
+        for number in range(count)
+    ]
+    return select(leaves.c.leaf_index, leaves.c.leaf_hash).where(or_(*ranges))
+
+
+@lru_cache(maxsize=_QUERY_BATCH)
+def _upper_query(count: int) -> Select[Any]:
+    # One full primary key per OR term: SQLite then looks each up instead of scanning.
+    exact_keys = [
+        and_(
+            subtrees.c.ward == bindparam("ward"),
+            subtrees.c.level == bindparam(f"l{number}"),
+            subtrees.c.node_index == bindparam(f"i{number}"),
+        )
+        for number in range(count)
+    ]
+    return select(subtrees.c.level, subtrees.c.node_index, subtrees.c.hash).where(or_(*exact_keys))
+
+
+def _insert_many(connection: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:
+    """Insert rows given in column order, through the driver's executemany when its parameter
+    style is positional: no per-row work in SQLAlchemy."""
+    marker = _DRIVER_MARKERS.get(connection.dialect.paramstyle)
+    names = [column.name for column in table.columns]
+    if marker is None:
+        connection.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
+        return
+    values = ", ".join([marker] * len(names))
+    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({values})"
+    connection.exec_driver_sql(sql, rows)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
 from fastapi import FastAPI
 
+from shared.service import ServiceSpec
 from shared.settings import SERVICE_PORTS, Settings
 
 Bootstrap = Callable[..., FastAPI]
@@ -27,3 +30,27 @@ def _lazy(entry_point: Any) -> Bootstrap:
         return function(settings, **options)
 
     return bootstrap
+
+
+@dataclass(frozen=True)
+class DiscoveredSpecs:
+    specs: dict[str, ServiceSpec]
+    unavailable: dict[str, str]
+    """Services whose module could not be imported, with the error."""
+
+
+def service_specs() -> DiscoveredSpecs:
+    """Each discovered service's ``SPEC`` (read models and the streams they consume), from the
+    module its entry point names; services without a module-level spec are left out."""
+    specs: dict[str, ServiceSpec] = {}
+    unavailable: dict[str, str] = {}
+    for entry_point in entry_points(group=GROUP):
+        try:
+            module = importlib.import_module(entry_point.module)
+        except ImportError as error:
+            unavailable[entry_point.name] = f"{type(error).__name__}: {error}"
+            continue
+        spec = getattr(module, "SPEC", None)
+        if isinstance(spec, ServiceSpec):
+            specs[entry_point.name] = spec
+    return DiscoveredSpecs(specs, unavailable)

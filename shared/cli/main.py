@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from shared.cli.audit import audit_app
 from shared.settings import Settings
 
 app = typer.Typer(
@@ -19,6 +20,7 @@ app = typer.Typer(
 )
 deadletters_app = typer.Typer(help="Entries that failed too often to be applied.")
 app.add_typer(deadletters_app, name="deadletters")
+app.add_typer(audit_app, name="audit")
 console = Console()
 
 

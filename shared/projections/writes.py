@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -91,20 +92,38 @@ def upsert(
     ordered = sorted_by_key(rows, keys)
     if not ordered:
         return
-    statement, parameters = insert_statement(connection, table, ordered)
-    columns = [c for c in ordered[0] if c not in keys]
+    columns = tuple(c for c in ordered[0] if c not in keys)
+    if connection.dialect.name == "postgresql":
+        statement, _ = insert_statement(connection, table, ordered)
+        connection.execute(_on_conflict(statement, table, tuple(keys), columns, tuple(increment)))
+        return
+    connection.execute(_sqlite_upsert(table, tuple(keys), columns, tuple(increment)), ordered)
+
+
+@lru_cache(maxsize=512)
+def _sqlite_upsert(
+    table: sa.Table, keys: tuple[str, ...], columns: tuple[str, ...], increment: tuple[str, ...]
+) -> Any:
+    # Built once per shape: building ON CONFLICT clauses costs far more than running them.
+    return _on_conflict(sqlite_insert(table), table, keys, columns, increment)
+
+
+def _on_conflict(
+    statement: Any,
+    table: sa.Table,
+    keys: tuple[str, ...],
+    columns: tuple[str, ...],
+    increment: tuple[str, ...],
+) -> Any:
     updates = {
         column: (table.c[column] + statement.excluded[column])
         if column in increment
         else statement.excluded[column]
         for column in columns
     }
-    statement = (
-        statement.on_conflict_do_update(index_elements=list(keys), set_=updates)
-        if updates
-        else statement.on_conflict_do_nothing(index_elements=list(keys))
-    )
-    connection.execute(statement, parameters)
+    if updates:
+        return statement.on_conflict_do_update(index_elements=list(keys), set_=updates)
+    return statement.on_conflict_do_nothing(index_elements=list(keys))
 
 
 def update_where(

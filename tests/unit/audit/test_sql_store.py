@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.audit import merkle
 from shared.audit.log import AuditLog
-from shared.audit.sql import SqlLogStore, create_audit_tables
+from shared.audit.sql import STORED_FROM_LEVEL, SqlLogStore, create_audit_tables, subtrees
 from shared.audit.store import InMemoryLogStore, LogEntry, StoredCheckpoint
+from shared.db import create_sync_engine
 
 from .conftest import WARD, Envelope, make_envelope
 
@@ -133,3 +134,45 @@ async def test_async_callers_use_run_sync(tmp_path: Path, envelopes: Build) -> N
     await engine.dispose()
     assert result.tree_size == 5
     assert root == merkle.root_of([entry.leaf_hash for entry in result.appended])
+
+
+def stored_levels(connection: sa.Connection) -> set[int]:
+    return set(connection.scalars(sa.select(subtrees.c.level).distinct()))
+
+
+def test_only_upper_subtrees_are_stored_and_proofs_still_match(
+    engine: sa.Engine, envelopes: Build
+) -> None:
+    memory = AuditLog(InMemoryLogStore(WARD))
+    for start in range(0, 300, 37):
+        append_in_transaction(engine, envelopes(start, min(start + 37, 300)))
+        memory.append(envelopes(start, min(start + 37, 300)))
+    with engine.connect() as connection:
+        assert stored_levels(connection) == set(range(STORED_FROM_LEVEL, 9))
+        log = AuditLog(SqlLogStore(connection, WARD))
+        for size in range(1, 301, 7):
+            assert log.root(size) == memory.root(size)
+            for index in (0, size // 2, size - 1):
+                assert log.inclusion_proof(index, size) == memory.inclusion_proof(index, size)
+            assert log.consistency_proof(size, 300) == memory.consistency_proof(size, 300)
+
+
+@pytest.mark.postgres
+def test_the_log_on_postgresql(postgres_schema: tuple[str, str], envelopes: Build) -> None:
+    url, schema = postgres_schema
+    engine = create_sync_engine(url, schema=schema)
+    try:
+        with engine.begin() as connection:
+            create_audit_tables(connection)
+        append_in_transaction(engine, envelopes(0, 70))
+        append_in_transaction(engine, envelopes(60, 90))
+        memory = AuditLog(InMemoryLogStore(WARD))
+        memory.append(envelopes(0, 90))
+        with engine.connect() as connection:
+            log = AuditLog(SqlLogStore(connection, WARD))
+            assert log.tree_size() == 90
+            assert log.root() == memory.root()
+            assert log.inclusion_proof(33, 90) == memory.inclusion_proof(33, 90)
+            assert stored_levels(connection) == set(range(STORED_FROM_LEVEL, 7))
+    finally:
+        engine.dispose()

@@ -1,0 +1,83 @@
+"""RFC 8785 (JSON Canonicalization Scheme) encoding, fast for the values events hold.
+
+The standard library's C encoder with sorted keys, compact separators and ``ensure_ascii=False``
+writes exactly the RFC 8785 bytes when the value holds no floats, only integers within
+±(2**53 - 1), and only object keys without characters beyond U+FFFF: Python sorts keys by code
+point and RFC 8785 by UTF-16 code unit, and the two orders agree on the Basic Multilingual Plane.
+Both escape the same characters (``"``, ``\\``, and every control character, ``\\b \\t \\n \\f
+\\r`` by name, the others as lowercase ``\\u00xx``). Any other value goes to the ``rfc8785``
+package, which is the reference here (see the property test that compares the two).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import rfc8785
+
+from shared.audit.errors import LeafEncodingError
+
+SAFE_INTEGER_MAX = 2**53 - 1
+_LAST_BMP_CHARACTER = "\uffff"
+_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+)
+
+
+def canonical_json(value: Any) -> bytes:
+    """The RFC 8785 UTF-8 bytes of a JSON value; LeafEncodingError if it has none."""
+    if is_plain(value):
+        try:
+            return _ENCODER.encode(value).encode()
+        except UnicodeEncodeError:
+            pass  # a lone surrogate: the reference encoder explains the refusal
+    try:
+        return rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as error:
+        raise LeafEncodingError(f"not canonical JSON: {error}") from error
+
+
+def is_plain(value: Any) -> bool:
+    """True when the standard encoder provably writes the RFC 8785 form of ``value``."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is dict:
+            if not _keys_sort_alike(item):
+                return False
+            members: Iterable[Any] = item.values()
+        elif kind is list:
+            members = item
+        else:
+            return _is_plain_scalar(item)
+        for member in members:
+            kind = type(member)
+            if kind is str or member is None or kind is bool:
+                continue
+            if kind is int:
+                if -SAFE_INTEGER_MAX <= member <= SAFE_INTEGER_MAX:
+                    continue
+                return False
+            if kind is dict or kind is list:
+                pending.append(member)
+                continue
+            return False  # a float or a type that is not JSON
+    return True
+
+
+def _is_plain_scalar(value: Any) -> bool:
+    kind = type(value)
+    if kind is int:
+        return bool(-SAFE_INTEGER_MAX <= value <= SAFE_INTEGER_MAX)
+    return kind is str or kind is bool or value is None
+
+
+def _keys_sort_alike(item: dict[Any, Any]) -> bool:
+    try:
+        keys = "".join(item)
+    except TypeError:
+        return False  # a key that is not a string
+    return keys.isascii() or max(keys) <= _LAST_BMP_CHARACTER

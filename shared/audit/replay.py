@@ -1,0 +1,212 @@
+"""Replay: every service's read models rebuilt from one ward's audit log alone.
+
+The leaves are streamed in batches, so memory does not grow with the log. They are hashed as
+they go and must reproduce the root of the signed checkpoint they are read up to. Each leaf is
+parsed back into its envelope and applied, through the services' own projection code and the
+same projection runner as live, to the services that consume its stream, each into a fresh
+SQLite file. A digest per read table then says what was rebuilt.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import islice
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from shared.audit.checkpoint import Checkpoint, open_checkpoint
+from shared.audit.compact import CompactRange
+from shared.audit.digest import TableDigest, read_model_tables, table_digests
+from shared.audit.errors import AuditError, NoteError
+from shared.audit.note import Verifier
+from shared.audit.scan import leaf_hashes
+from shared.db import Database
+from shared.events.envelope import EventEnvelope
+from shared.projections.composite import CompositeProjection
+from shared.projections.inbox import projection_positions
+from shared.projections.runner import ProjectionRunner
+from shared.service import ServiceSpec
+
+DEFAULT_BATCH = 2000
+LeafSource = Callable[[], Iterator[bytes]]
+Progress = Callable[[int, int], None]
+"""Called with (leaves read, leaves to read)."""
+
+
+class ReplayError(AuditError):
+    """The log cannot be replayed: it does not reproduce its signed checkpoint, or the
+    selection is outside it."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignedLog:
+    """One ward's leaves from index 0, and the verified checkpoint they must reproduce."""
+
+    ward: str
+    checkpoint: Checkpoint
+    leaves: LeafSource
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which leaves to apply: the first ``size``, and of those the ones recorded by ``until``."""
+
+    size: int | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceReplay:
+    name: str
+    database: Path
+    events: int
+    digests: dict[str, TableDigest | None]
+    positions: dict[str, int]
+    """Highest position applied per source service, as the runner records it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayResult:
+    ward: str
+    signed_size: int
+    applied: int
+    services: list[ServiceReplay]
+    seconds: float
+
+
+def verified_checkpoint(note: str, verifiers: Sequence[Verifier], origin: str) -> Checkpoint:
+    try:
+        return open_checkpoint(note, verifiers, origin=origin).checkpoint
+    except (NoteError, AuditError) as error:
+        raise ReplayError(f"the latest checkpoint does not verify: {error}") from error
+
+
+async def replay_log(
+    log: SignedLog,
+    specs: Mapping[str, ServiceSpec],
+    target: Path,
+    selection: Selection = Selection(),
+    progress: Progress | None = None,
+    *,
+    batch: int = DEFAULT_BATCH,
+) -> ReplayResult:
+    """Rebuild the read models of ``specs`` from ``log`` into ``target`` (one file each)."""
+    started = time.perf_counter()
+    signed = log.checkpoint.tree_size
+    limit = _limit(selection, signed)
+    replayers = [_ServiceReplayer(n, s, target) for n, s in sorted(specs.items()) if s.projections]
+    try:
+        for replayer in replayers:
+            await replayer.start()
+        applied = await _feed(log, replayers, limit, selection.until, batch, progress)
+        services = [await replayer.result(log.ward) for replayer in replayers]
+    finally:
+        for replayer in replayers:
+            replayer.database.dispose()
+    return ReplayResult(log.ward, signed, applied, services, time.perf_counter() - started)
+
+
+async def _feed(
+    log: SignedLog,
+    replayers: Sequence[_ServiceReplayer],
+    limit: int,
+    until: datetime | None,
+    batch: int,
+    progress: Progress | None,
+) -> int:
+    signed = log.checkpoint.tree_size
+    tree = CompactRange()
+    applied = 0
+    for chunk in _chunks(islice(log.leaves(), signed), batch):
+        start = tree.size
+        tree.extend(leaf_hashes(chunk))
+        envelopes = _envelopes(log.ward, chunk[: max(0, limit - start)], until)
+        for replayer in replayers:
+            await replayer.apply(envelopes)
+        applied += len(envelopes)
+        if progress:
+            progress(tree.size, signed)
+    _require_signed_root(log.checkpoint, tree)
+    return applied
+
+
+def _envelopes(ward: str, leaves: list[bytes], until: datetime | None) -> list[EventEnvelope]:
+    envelopes = [EventEnvelope.model_validate_json(leaf) for leaf in leaves]
+    for envelope in envelopes:
+        if envelope.ward != ward:
+            wrong = f"event {envelope.event_id} of ward {envelope.ward!r}"
+            raise ReplayError(f"{wrong} is in the log of ward {ward!r}")
+    if until is None:
+        return envelopes
+    return [envelope for envelope in envelopes if envelope.recorded_at <= until]
+
+
+def _require_signed_root(checkpoint: Checkpoint, tree: CompactRange) -> None:
+    if tree.size != checkpoint.tree_size:
+        raise ReplayError(
+            f"the log ends after {tree.size} entries but its checkpoint covers "
+            f"{checkpoint.tree_size}; run `kyodo audit verify` on an export to locate the change"
+        )
+    if tree.root() != checkpoint.root:
+        raise ReplayError(
+            f"the {tree.size} entries do not reproduce the signed root of the checkpoint; "
+            "nothing replayed can be trusted: run `kyodo audit verify` to locate the change"
+        )
+
+
+def _limit(selection: Selection, signed: int) -> int:
+    if selection.size is None:
+        return signed
+    if not 0 <= selection.size <= signed:
+        raise ReplayError(f"size {selection.size} is outside 0..{signed}, the signed tree size")
+    return selection.size
+
+
+def _chunks(leaves: Iterator[bytes], size: int) -> Iterator[list[bytes]]:
+    while chunk := list(islice(leaves, size)):
+        yield chunk
+
+
+class _ServiceReplayer:
+    """One service's projections over a fresh SQLite file, fed only what it consumes live."""
+
+    def __init__(self, name: str, spec: ServiceSpec, target: Path) -> None:
+        self.name = name
+        target.mkdir(parents=True, exist_ok=True)
+        self.path = target / f"{name}.sqlite3"
+        if self.path.exists():
+            raise ReplayError(f"{self.path} exists: replay needs a fresh database")
+        self.database = Database(f"sqlite:///{self.path}")
+        self.projection = CompositeProjection(name, spec.projections)
+        self.runner = ProjectionRunner(self.database, self.projection)
+        self.consumes = frozenset(spec.consumes)
+        self.tables = read_model_tables(name, spec.projections)
+        self.events = 0
+
+    async def start(self) -> None:
+        await self.runner.create_tables()
+
+    async def apply(self, envelopes: Sequence[EventEnvelope]) -> None:
+        relevant = [envelope for envelope in envelopes if envelope.service in self.consumes]
+        if relevant:
+            self.events += await self.runner.apply(relevant)
+
+    async def result(self, ward: str) -> ServiceReplay:
+        digests = await self.database.read(lambda c: table_digests(c, self.tables, ward))
+        positions = await self.database.read(lambda c: read_positions(c, self.name, ward))
+        return ServiceReplay(self.name, self.path, self.events, digests, positions)
+
+
+def read_positions(connection: sa.Connection, projection: str, ward: str) -> dict[str, int]:
+    """Highest applied position per source service of a projection, for one ward."""
+    if not sa.inspect(connection).has_table(projection_positions.name):
+        return {}
+    table = projection_positions
+    query = sa.select(table.c.source, table.c.position).where(
+        table.c.projection == projection, table.c.ward == ward
+    )
+    return {str(source): int(position) for source, position in connection.execute(query)}

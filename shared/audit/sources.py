@@ -1,0 +1,95 @@
+"""Where an auditor reads a ward's log from: the audit service's database, or an export."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from shared.audit.checkpoint import origin_for_ward
+from shared.audit.errors import AuditError, ExportFormatError
+from shared.audit.export import (
+    Manifest,
+    export_log,
+    iter_leaves,
+    read_checkpoint_notes,
+    read_manifest,
+)
+from shared.audit.keys import trusted_verifiers
+from shared.audit.note import Verifier
+from shared.audit.replay import ReplayError, SignedLog, verified_checkpoint
+from shared.audit.sql import SqlLogStore
+from shared.db import create_sync_engine, is_sqlite, sync_url
+from shared.settings import Settings
+
+AUDIT_SERVICE = "audit"
+
+
+class LogNotFound(AuditError):
+    """There is no audit database, or the ward has no signed checkpoint in it."""
+
+
+def audit_engine(settings: Settings) -> sa.Engine:
+    """A read-only engine on the audit service's database; LogNotFound when there is none."""
+    url = settings.database_url_for(AUDIT_SERVICE)
+    if is_sqlite(sync_url(url)):
+        path = Path(sa.make_url(url).database or "")
+        if not path.is_file():
+            raise LogNotFound(f"no audit database at {path}")
+    return create_sync_engine(url, schema=settings.schema_for(AUDIT_SERVICE), writer=False)
+
+
+def snapshot(connection: sa.Connection) -> sa.Connection:
+    """One consistent view for every query of a long read (SQLite reads are snapshots anyway)."""
+    if connection.dialect.name == "postgresql":
+        return connection.execution_options(isolation_level="REPEATABLE READ")
+    return connection
+
+
+def log_from_database(
+    engine: sa.Engine, ward: str, verifiers: Sequence[Verifier], origin_prefix: str
+) -> SignedLog:
+    with engine.connect() as connection:
+        latest = SqlLogStore(connection, ward).latest_checkpoint()
+    if latest is None:
+        raise LogNotFound(f"ward {ward!r} has no signed checkpoint in the audit database")
+    checkpoint = verified_checkpoint(latest.note, verifiers, origin_for_ward(ward, origin_prefix))
+
+    def leaves() -> Iterator[bytes]:
+        with engine.connect() as connection:
+            for entry in SqlLogStore(connection, ward).entries(0, checkpoint.tree_size):
+                yield entry.leaf
+
+    return SignedLog(ward, checkpoint, leaves)
+
+
+def log_from_export(directory: Path, verifiers: Sequence[Verifier]) -> SignedLog:
+    """The export's leaves and its latest checkpoint (the one that covers the most entries)."""
+    try:
+        manifest = read_manifest(directory)
+        notes = read_checkpoint_notes(directory)
+    except ExportFormatError as error:
+        raise ReplayError(str(error)) from error
+    if not notes:
+        raise ReplayError(f"the export in {directory} has no checkpoint")
+    heads = [verified_checkpoint(note, verifiers, manifest.origin) for _name, note in notes]
+    latest = max(heads, key=lambda head: head.tree_size)
+    return SignedLog(manifest.ward, latest, lambda: iter_leaves(directory))
+
+
+def export_ward(settings: Settings, ward: str, directory: Path) -> Manifest:
+    """Export a ward's log from the audit database, from one snapshot, up to its latest
+    checkpoint, with every verifier key this deployment trusts."""
+    engine = audit_engine(settings)
+    try:
+        with engine.connect() as connection:
+            store = SqlLogStore(snapshot(connection), ward)
+            if store.latest_checkpoint() is None:
+                raise LogNotFound(f"ward {ward!r} has no signed checkpoint in the audit database")
+            origin = origin_for_ward(ward, settings.audit_origin_prefix)
+            return export_log(
+                store, directory, origin=origin, verifiers=trusted_verifiers(settings)
+            )
+    finally:
+        engine.dispose()

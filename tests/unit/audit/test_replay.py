@@ -1,0 +1,154 @@
+"""Replay of a ward's log into fresh read models, from the audit database or an export."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from shared.audit.digest import row_bytes, table_digest
+from shared.audit.export import export_log
+from shared.audit.note import Signer
+from shared.audit.projection import AuditProjection
+from shared.audit.replay import ReplayError, ReplayResult, Selection, replay_log
+from shared.audit.sources import log_from_database, log_from_export
+from shared.audit.sql import SqlLogStore, leaves
+from shared.db import Database
+from shared.projections.runner import ProjectionRunner
+from shared.service import ServiceSpec
+from shared.testing.probe import ProbeProjection, applied, counts
+
+from .test_projection import START, event
+
+PREFIX = "kyodo.example/audit"
+PROBE = ServiceSpec(name="probe", title="probe", projections=[ProbeProjection()], consumes=["test"])
+EVENTS = 25
+
+
+@pytest.fixture
+async def audit_database(tmp_path: Path, signer: Signer) -> AsyncIterator[Database]:
+    """Nerima's log of 25 test events and 5 from another service, and Ota's of 3."""
+    database = Database(f"sqlite:///{tmp_path / 'audit.sqlite3'}")
+    runner = ProjectionRunner(database, AuditProjection([signer], PREFIX))
+    await runner.create_tables()
+    for start in range(0, EVENTS, 10):
+        await runner.apply([event(n) for n in range(start, min(start + 10, EVENTS))])
+    await runner.apply([event(100 + n, service="other") for n in range(5)])
+    await runner.apply([event(200 + n, ward="ota") for n in range(3)])
+    yield database
+    database.dispose()
+
+
+async def replay(
+    database: Database,
+    signer: Signer,
+    target: Path,
+    selection: Selection | None = None,
+) -> ReplayResult:
+    log = log_from_database(database.engine, "nerima", [signer.verifier()], PREFIX)
+    return await replay_log(log, {PROBE.name: PROBE}, target, selection or Selection())
+
+
+def probe_events(result: ReplayResult) -> int:
+    digest = result.services[0].digests["probe_counts"]
+    assert digest is not None and digest.rows == 1
+    database = Database(f"sqlite:///{result.services[0].database}")
+    try:
+        with database.engine.connect() as connection:
+            return int(connection.execute(sa.select(counts.c.events)).scalar_one())
+    finally:
+        database.dispose()
+
+
+async def test_a_replay_applies_what_the_service_consumes(
+    audit_database: Database, signer: Signer, tmp_path: Path
+) -> None:
+    result = await replay(audit_database, signer, tmp_path / "out")
+    assert (result.signed_size, result.applied) == (EVENTS + 5, EVENTS + 5)
+    (probe,) = result.services
+    assert probe.events == EVENTS
+    assert probe.positions == {"test": EVENTS}
+    assert probe_events(result) == EVENTS
+    applied_digest = probe.digests["probe_applied"]
+    assert applied_digest is not None and applied_digest.rows == EVENTS
+
+
+async def test_a_replay_stops_at_a_size_or_a_time(
+    audit_database: Database, signer: Signer, tmp_path: Path
+) -> None:
+    first = await replay(audit_database, signer, tmp_path / "a", Selection(size=7))
+    assert first.applied == 7 and probe_events(first) == 7
+    until = START + timedelta(minutes=11, seconds=30)
+    second = await replay(audit_database, signer, tmp_path / "b", Selection(until=until))
+    assert second.applied == 12 and probe_events(second) == 12
+
+
+async def test_two_replays_give_the_same_digests(
+    audit_database: Database, signer: Signer, tmp_path: Path
+) -> None:
+    one = await replay(audit_database, signer, tmp_path / "one")
+    two = await replay(audit_database, signer, tmp_path / "two")
+    assert one.services[0].digests == two.services[0].digests
+    other = await replay(audit_database, signer, tmp_path / "three", Selection(size=24))
+    assert other.services[0].digests["probe_counts"] != one.services[0].digests["probe_counts"]
+
+
+async def test_an_export_replays_like_the_database(
+    audit_database: Database, signer: Signer, tmp_path: Path
+) -> None:
+    with audit_database.engine.connect() as connection:
+        store = SqlLogStore(connection, "nerima")
+        export_log(store, tmp_path / "export", origin=f"{PREFIX}/nerima", verifiers=[])
+    log = log_from_export(tmp_path / "export", [signer.verifier()])
+    from_export = await replay_log(log, {"probe": PROBE}, tmp_path / "from-export")
+    from_database = await replay(audit_database, signer, tmp_path / "from-database")
+    assert from_export.services[0].digests == from_database.services[0].digests
+
+
+async def test_a_changed_leaf_is_refused(
+    audit_database: Database, signer: Signer, tmp_path: Path
+) -> None:
+    with audit_database.engine.begin() as connection:
+        where = (leaves.c.ward == "nerima") & (leaves.c.leaf_index == 3)
+        leaf = bytes(connection.execute(sa.select(leaves.c.leaf).where(where)).scalar_one())
+        changed = leaf.replace(b'"n":3', b'"n":4')
+        connection.execute(sa.update(leaves).where(where).values(leaf=changed))
+    with pytest.raises(ReplayError, match="do not reproduce the signed root"):
+        await replay(audit_database, signer, tmp_path / "out")
+
+
+async def test_a_checkpoint_from_an_unknown_key_is_refused(
+    audit_database: Database, tmp_path: Path
+) -> None:
+    with pytest.raises(ReplayError, match="does not verify"):
+        await replay(audit_database, Signer.generate(PREFIX), tmp_path / "out")
+
+
+async def test_bad_selections_and_used_targets_are_refused(
+    audit_database: Database, signer: Signer, tmp_path: Path
+) -> None:
+    with pytest.raises(ReplayError, match=r"outside 0\.\.30"):
+        await replay(audit_database, signer, tmp_path / "a", Selection(size=31))
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "probe.sqlite3").write_bytes(b"")
+    with pytest.raises(ReplayError, match="needs a fresh database"):
+        await replay(audit_database, signer, tmp_path / "b")
+
+
+def test_digests_follow_the_key_order_and_the_ward(tmp_path: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'd.sqlite3'}")
+    counts.metadata.create_all(engine)
+    with engine.begin() as connection:
+        connection.execute(sa.insert(counts), [{"ward": w, "events": 1} for w in ("ota", "a")])
+        digest = table_digest(connection, counts, "ota")
+        assert (digest.rows, digest.ward_only) == (1, True)
+        whole = table_digest(connection, applied, "ota")
+        assert (whole.rows, whole.ward_only) == (0, False)
+    engine.dispose()
+    naive = row_bytes({"at": START.replace(tzinfo=None), "n": 1})
+    assert (
+        naive == row_bytes({"n": 1, "at": START}) == b'{"at":"2026-04-01T09:00:00+00:00","n":1}\n'
+    )
