@@ -191,7 +191,10 @@ def _print_comparison(
     all_match = True
     for service in result.services:
         live = live_read_models(settings, specs[service.name], result.ward)
-        if live is not None and live.positions != service.positions:
+        if live is None:
+            console.print(f"[yellow]{service.name}: no live database here; not compared[/]")
+            continue
+        if live.positions != service.positions:
             console.print(
                 f"[yellow]{service.name}: live read models are at positions {live.positions}, "
                 f"the replay at {service.positions}; their digests may differ for that reason[/]"

@@ -107,7 +107,9 @@ def this_projects_services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_discovery_finds_the_registry_spec_and_skips_specless_services() -> None:
     discovered = service_specs()
-    assert discovered.specs == {"registry": REGISTRY_SPEC}
+    assert discovered.specs["registry"] is REGISTRY_SPEC
+    assert "audit" not in discovered.specs, "the audit log is the source of a replay, not a target"
+    assert all(spec.name == name for name, spec in discovered.specs.items())
     assert discovered.unavailable == {}
 
 
