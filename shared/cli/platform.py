@@ -69,7 +69,9 @@ def write_endpoints(settings: Settings, redis_url: str, services: list[RunningSe
         "redis": redis_url,
         "services": {s.name: {"url": s.url, "docs": f"{s.url}/docs"} for s in services},
     }
-    path.write_text(json.dumps(document, indent=2))
+    staging = path.with_suffix(".json.tmp")
+    staging.write_text(json.dumps(document, indent=2))
+    staging.replace(path)  # readers never see a half-written file
     return path
 
 
