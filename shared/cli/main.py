@@ -33,42 +33,65 @@ def up(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness")] = 60.0,
 ) -> None:
     """Run the whole platform on the embedded default (SQLite files, embedded redis-server)."""
-    from shared.cli.discovery import available_services
-    from shared.cli.platform import (
-        print_endpoints,
-        service_environment,
-        start_service,
-        stop_all,
-        wait_ready,
-        write_endpoints,
-    )
-    from shared.embedded_redis import EmbeddedRedis
+    from shared.cli.platform import print_endpoints, running_platform
 
     settings = Settings(data_dir=data_dir)
-    (data_dir / "logs").mkdir(parents=True, exist_ok=True)
-    redis = EmbeddedRedis(data_dir / "redis")
-    redis.start()
-    environment = service_environment(settings, redis.url, demo=demo)
-    services = [
-        start_service(name, settings.ports[name], environment, data_dir / "logs")
-        for name in available_services()
-    ]
-    stopped = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopped.set())
-    try:
-        not_ready = wait_ready(services, timeout)
-        if not_ready:
-            raise RuntimeError(f"not ready after {timeout}s: {', '.join(not_ready)}")
-        endpoints = write_endpoints(settings, redis.url, services)
-        print_endpoints(console, services, redis.url)
-        console.print(f"Endpoints written to {endpoints}. Press Ctrl-C to stop.")
+    stopped = _stop_on_signals()
+    with running_platform(settings, demo=demo, timeout=timeout) as (services, redis_url):
+        print_endpoints(console, services, redis_url)
+        console.print(f"Endpoints written to {data_dir / 'endpoints.json'}. Press Ctrl-C to stop.")
+        if demo:
+            console.print("`kyodo demo` tells the two-ward story from this running platform.")
         while not stopped.wait(0.5):
             if any(s.process.poll() is not None for s in services):
                 raise RuntimeError("a service exited; see the logs under var/logs")
-    finally:
         console.print("Stopping…")
-        stop_all(services, redis)
+
+
+@app.command("demo")
+def demo_command(
+    data_dir: Annotated[Path, typer.Option(help="The platform's data directory")] = Path("var"),
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the demo data")] = 180.0,
+) -> None:
+    """Tell the two-ward story (Japanese and English) from a running platform, or start one."""
+    from shared.cli.demo import Story, endpoints, tell
+    from shared.cli.platform import running_platform
+
+    settings = Settings(data_dir=data_dir)
+    if _platform_running(data_dir):
+        story = Story(
+            settings.model_copy(update={"redis_url": _redis_of(data_dir)}), endpoints(data_dir)
+        )
+        raise typer.Exit(0 if tell(story, console, timeout=timeout) else 1)
+    with running_platform(settings, demo=True, timeout=timeout) as (_services, redis_url):
+        story = Story(settings.model_copy(update={"redis_url": redis_url}), endpoints(data_dir))
+        ok = tell(story, console, timeout=timeout)
+    raise typer.Exit(0 if ok else 1)
+
+
+def _platform_running(data_dir: Path) -> bool:
+    import httpx
+
+    from shared.cli.demo import endpoints
+
+    try:
+        urls = endpoints(data_dir)
+        return httpx.get(f"{urls['registry']}/health/ready", timeout=2).status_code == 200
+    except (OSError, KeyError, ValueError, httpx.HTTPError):
+        return False
+
+
+def _redis_of(data_dir: Path) -> str:
+    import json
+
+    return str(json.loads((data_dir / "endpoints.json").read_text())["redis"])
+
+
+def _stop_on_signals() -> threading.Event:
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+    return stopped
 
 
 @app.command()

@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +86,31 @@ def print_endpoints(console: Console, services: list[RunningService], redis_url:
         table.add_row(service.name, service.url, f"{service.url}/docs")
     table.add_row("redis (embedded)", redis_url, "")
     console.print(table)
+
+
+@contextmanager
+def running_platform(
+    settings: Settings, *, demo: bool, timeout: float
+) -> Iterator[tuple[list[RunningService], str]]:
+    """Every discovered service in its own process beside an embedded redis-server."""
+    from shared.cli.discovery import available_services
+
+    (settings.data_dir / "logs").mkdir(parents=True, exist_ok=True)
+    redis = EmbeddedRedis(settings.data_dir / "redis")
+    redis.start()
+    environment = service_environment(settings, redis.url, demo=demo)
+    services = [
+        start_service(name, settings.ports[name], environment, settings.data_dir / "logs")
+        for name in available_services()
+    ]
+    try:
+        not_ready = wait_ready(services, timeout)
+        if not_ready:
+            raise RuntimeError(f"not ready after {timeout}s: {', '.join(not_ready)}")
+        write_endpoints(settings, redis.url, services)
+        yield services, redis.url
+    finally:
+        stop_all(services, redis)
 
 
 def stop_all(services: list[RunningService], redis: EmbeddedRedis) -> None:
