@@ -86,8 +86,8 @@ class MemoryFund:
             donation_id=donation_id or str(uuid.uuid4()),
             amount_yen=amount,
             received_on=received_on,
-            designation=designation,  # type: ignore[arg-type]
-            donor=donor(),  # type: ignore[arg-type]
+            designation=designation,
+            donor=donor(),
         )
         year = receipt_fiscal_year(command)
         number = self.receipts.get(year, 0) + 1

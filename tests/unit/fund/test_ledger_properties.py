@@ -85,7 +85,7 @@ class FundMachine(RuleBasedStateMachine):
         command = AwardGrant(
             ward=WARD,
             grant_id=str(uuid.uuid4()),
-            recipient=recipient,  # type: ignore[arg-type]
+            recipient=recipient,
             purpose_field=field,
             fiscal_year=2025,
             amount_yen=amount,
@@ -201,9 +201,9 @@ class FundMachine(RuleBasedStateMachine):
         }
         command = ReleaseHeldFunds(
             ward=WARD,
-            designation=held_designation,  # type: ignore[arg-type]
-            to=to,  # type: ignore[arg-type]
-            decision={"reference": "区長決裁 7-123", "decided_on": TODAY, "reason": "解散のため"},  # type: ignore[arg-type]
+            designation=held_designation,
+            to=to,
+            decision={"reference": "区長決裁 7-123", "decided_on": TODAY, "reason": "解散のため"},
         )
         held_before = sum(lot.held for lot in self.fund.book.lots_designated(designation.key))
         try:
