@@ -21,6 +21,7 @@ from services.fund.app import bootstrap
 from services.fund.designations import Designation, DesignationKind
 from services.fund.handlers import FundService
 from services.fund.queries import targets
+from services.registry.app import onboard_builtin_wards
 from shared.bus.relay import OutboxRelay
 from shared.bus.streams import StreamNames
 from shared.db import Database
@@ -203,6 +204,21 @@ async def proposals_relay(settings: Settings, path: Path) -> AsyncIterator[Propo
         await task
         await redis.aclose()
         store.database.dispose()
+
+
+async def publish_builtin_wards(settings: Settings) -> None:
+    """What a registry publishes when it starts: the built-in wards, onboarded."""
+    store = EventStore(Database(f"sqlite:///{settings.data_dir / 'registry.sqlite3'}"))
+    await store.create_tables()
+    await onboard_builtin_wards(store)
+    redis = Redis.from_url(settings.redis_url)
+    names = StreamNames(settings.stream_prefix, settings.partitions)
+    relay = OutboxRelay(store, redis, names, service="registry")
+    await relay.start()
+    while await relay.publish_once():
+        pass
+    await redis.aclose()
+    store.database.dispose()
 
 
 def fund_settings(stream_names: StreamNames, data_dir: Path, **overrides: Any) -> Settings:
