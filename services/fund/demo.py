@@ -145,7 +145,7 @@ def _context(ward: str, key: str, policy_version: int) -> AppendContext:
 
 
 async def seed_ward(fund: FundService, ward: str, today: date) -> bool:
-    """Seed one ward if its rules and demo actors are known; returns whether it did."""
+    """Seed one ward's donations and grant once its rules and demo actors are known."""
     donations, grant = DEMO[ward]
     if not await _ready(fund, ward, donations):
         return False
@@ -162,7 +162,6 @@ async def seed_ward(fund: FundService, ward: str, today: date) -> bool:
         )
         await fund.receive_donation(command, _context(ward, f"{ward}-{demo.slug}", policy.version))
     await _seed_grant(fund, ward, grant, today, policy.version)
-    await _designate_a_project(fund, ward, today, policy.version)
     return True
 
 
@@ -212,14 +211,16 @@ async def _seed_grant(
     await fund.return_funds(returned, _context(ward, f"{ward}-{demo.slug}-return-1", version))
 
 
-async def _designate_a_project(fund: FundService, ward: str, today: date, version: int) -> None:
+async def designate_a_project(fund: FundService, ward: str, today: date) -> bool:
+    """A gift to a started project of the ward, once the proposals service has started one."""
     projects = [
         t
         for t in await queries.targets(fund.ctx.database, ward)
         if t.kind is DesignationKind.PROJECT and t.status is TargetStatus.ACTIVE
     ]
     if not projects:
-        return
+        return False
+    version = (await queries.fund_policy(fund.ctx.database, ward)).version
     project = min(projects, key=lambda t: t.target_id)
     command = ReceiveDonation(
         ward=ward,
@@ -231,28 +232,32 @@ async def _designate_a_project(fund: FundService, ward: str, today: date, versio
         note="デモデータ",
     )
     await fund.receive_donation(command, _context(ward, f"{ward}-project", version))
+    return True
 
 
 def _fiscal_year(today: date) -> int:
     return today.year if today.month >= 4 else today.year - 1
 
 
+STEPS = {"donations and a grant": seed_ward, "a project's gift": designate_a_project}
+
+
 async def seed_until_ready(fund: FundService, stop: asyncio.Event, wait: float) -> list[str]:
-    """Seed every built-in ward once its registry data is known; give up after ``wait`` s."""
-    pending = set(DEMO)
+    """Seed every built-in ward as its data becomes known; give up after ``wait`` seconds."""
+    pending = {(ward, step) for ward in DEMO for step in STEPS}
     deadline = asyncio.get_running_loop().time() + wait
     while pending and not stop.is_set() and asyncio.get_running_loop().time() < deadline:
-        for ward in sorted(pending):
+        for ward, step in sorted(pending):
             try:
-                if await seed_ward(fund, ward, fund.today()):
-                    pending.discard(ward)
+                if await STEPS[step](fund, ward, fund.today()):
+                    pending.discard((ward, step))
             except KyodoError as error:
                 log.warning("demo data for %s not seeded yet: %s", ward, error.detail)
         if pending:
             await asyncio.sleep(POLL_SECONDS)
-    if pending:
-        log.warning("demo data: no registry data for %s within %.0fs", sorted(pending), wait)
-    return sorted(set(DEMO) - pending)
+    for ward, step in sorted(pending):
+        log.warning("demo data: %s of %s not seeded within %.0fs", step, ward, wait)
+    return sorted({ward for ward in DEMO} - {ward for ward, _ in pending})
 
 
 def start_demo(fund: FundService, wait: float = WAIT_SECONDS) -> Any:
