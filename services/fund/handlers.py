@@ -7,13 +7,15 @@ Two serialisation points keep the money right:
 - the ward's book: every decision that takes money out of a lot appends to ``fund-{ward}`` at
   the version of the book it was decided on; a ConcurrencyError means: catch up, decide again.
 
-In one process an asyncio lock per receipt stream and per ward avoids needless retries; the
-book is cached per ward and caught up by global position (appends commit in position order).
+In one process donations are written in groups by one writer (:mod:`services.fund.receipts`)
+and an asyncio lock per ward avoids needless retries of decisions; the book is cached per ward
+and caught up by global position (appends commit in position order).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -30,9 +32,9 @@ from services.fund.commands import (
     ReturnGrantFunds,
 )
 from services.fund.designations import Designation
-from services.fund.donations import check_donation, decide_donation, decide_refund
+from services.fund.donations import check_donation, decide_refund
 from services.fund.donations import receipt_fiscal_year as receipt_year
-from services.fund.events import donation_stream, fund_stream, receipt_stream
+from services.fund.events import fund_stream
 from services.fund.grants import (
     decide_disbursement,
     decide_grant,
@@ -43,13 +45,15 @@ from services.fund.grants import (
 )
 from services.fund.holds import decide_hold, decide_release
 from services.fund.policy import FundPolicy
+from services.fund.receipts import DonationWriter
 from shared.errors import ConcurrencyError, KyodoError
 from shared.events import SYSTEM_ACTOR, NewEvent
-from shared.eventstore.store import AppendContext, AppendResult, StreamAppend
+from shared.eventstore.store import AppendContext, AppendResult
 from shared.policy.fiscal import JST
 from shared.service import ServiceContext
 
 MAX_ATTEMPTS = 50
+POLICY_TTL_SECONDS = 1.0
 Decider = Callable[[FundBook], Sequence[NewEvent]]
 
 
@@ -69,11 +73,18 @@ class FundService:
         self._ctx: ServiceContext | None = None
         self.books: dict[str, FundBook] = {}
         self.book_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self.receipt_versions: dict[tuple[str, int], int] = {}
-        self.receipt_locks: defaultdict[tuple[str, int], asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.policies: dict[str, tuple[float, FundPolicy]] = {}
+        self.policy_reads: dict[str, asyncio.Future[FundPolicy]] = {}
+        self._donations: DonationWriter | None = None
 
     def attach(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
+        self._donations = DonationWriter(ctx.store)
+
+    @property
+    def donations(self) -> DonationWriter:
+        assert self._donations is not None, "FundService.attach(ctx) first"
+        return self._donations
 
     @property
     def ctx(self) -> ServiceContext:
@@ -90,9 +101,10 @@ class FundService:
     ) -> AppendResult:
         designation = command.designation.value()
         try:
-            policy, target = await queries.policy_and_target(
-                self.ctx.database, command.ward, designation
-            )
+            policy = await self.recent_policy(command.ward)
+            target = None
+            if designation.names_a_target:
+                target = await queries.target(self.ctx.database, designation)
             check_donation(command, policy, target, self.today())
         except KyodoError:
             # A retry of a request that succeeded gets its first answer, whatever changed since.
@@ -100,41 +112,7 @@ class FundService:
                 return earlier
             raise
         context = replace(context, policy_version=policy.version)
-        year = receipt_year(command)
-        async with self.receipt_locks[(command.ward, year)]:
-            return await self._append_with_receipt(command, year, context)
-
-    async def _append_with_receipt(
-        self, command: ReceiveDonation, year: int, context: AppendContext
-    ) -> AppendResult:
-        key = (command.ward, year)
-        for _attempt in range(MAX_ATTEMPTS):
-            number = await self._receipt_version(command.ward, year) + 1
-            decision = decide_donation(command, number)
-            appends = [
-                StreamAppend(donation_stream(command.donation_id), 0, [decision.donation]),
-                StreamAppend(receipt_stream(command.ward, year), number - 1, [decision.receipt]),
-            ]
-            try:
-                result = await self.ctx.store.append_many(appends, context)
-            except ConcurrencyError:
-                self.receipt_versions[key] = await self._read_receipt_version(key)
-                continue
-            if not result.replayed:
-                self.receipt_versions[key] = number
-            return result
-        raise ConcurrencyError(f"receipt numbers of {key} are too contended; try again")
-
-    async def _receipt_version(self, ward: str, year: int) -> int:
-        key = (ward, year)
-        if key not in self.receipt_versions:
-            self.receipt_versions[key] = await self._read_receipt_version(key)
-        return self.receipt_versions[key]
-
-    async def _read_receipt_version(self, key: tuple[str, int]) -> int:
-        known = self.receipt_versions.get(key, 0)
-        newer = await self.ctx.store.read_stream(receipt_stream(*key), after_version=known)
-        return newer[-1].version if newer else known
+        return await self.donations.write(command, context, receipt_year(command))
 
     async def refund_donation(self, command: RefundDonation, context: AppendContext) -> Decided:
         policy = await self._policy(command.ward)
@@ -245,6 +223,21 @@ class FundService:
 
     async def _policy(self, ward: str) -> FundPolicy:
         return await queries.fund_policy(self.ctx.database, ward)
+
+    async def recent_policy(self, ward: str) -> FundPolicy:
+        """The ward's fund rules as read at most a second ago: a donation is decided on rules
+        the read model learnt asynchronously anyway, so this adds at most a second of lag.
+        Concurrent requests share one read."""
+        cached = self.policies.get(ward)
+        if cached is not None and time.monotonic() - cached[0] <= POLICY_TTL_SECONDS:
+            return cached[1]
+        reading = self.policy_reads.get(ward)
+        if reading is None:
+            reading = self.policy_reads[ward] = asyncio.ensure_future(self._policy(ward))
+            reading.add_done_callback(lambda _done: self.policy_reads.pop(ward, None))
+        policy = await asyncio.shield(reading)
+        self.policies[ward] = (time.monotonic(), policy)
+        return policy
 
 
 def _holding(designation: Designation) -> Decider:

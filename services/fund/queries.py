@@ -72,6 +72,10 @@ async def fund_policy(database: Database, ward: str) -> FundPolicy:
     return await database.read(lambda c: _policy(c, ward))
 
 
+async def target(database: Database, designation: Designation) -> Target | None:
+    return await database.read(lambda c: _target(c, designation))
+
+
 async def policy_and_target(
     database: Database, ward: str, designation: Designation
 ) -> tuple[FundPolicy, Target | None]:

@@ -17,12 +17,12 @@ PERSONAL_DATA_ROLES = ("finance", "auditor")
 REPORT_ROLES = ("finance", "auditor", "ward_admin")
 
 
-def service_context(request: Request) -> ServiceContext:
+async def service_context(request: Request) -> ServiceContext:
     context: ServiceContext = request.app.state.ctx
     return context
 
 
-def fund_service(request: Request) -> FundService:
+async def fund_service(request: Request) -> FundService:
     service: FundService = request.app.state.fund
     return service
 
