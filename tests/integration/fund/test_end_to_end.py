@@ -174,6 +174,29 @@ async def test_field_and_actor_money_followed_yen_by_yen(any_world: World) -> No
         "paid": 22_000,
         "refunded": 0,
     }
+    journal = await fund.get_json(
+        f"/v1/wards/{WARD}/fund/journal", headers=fund.auth(WARD, "auditor")
+    )
+    assert [e["event_type"] for e in journal["entries"]] == [
+        "fund.DonationReceived",
+        "fund.DonationReceived",
+        "fund.DonationReceived",
+        "fund.GrantAwarded",
+        "fund.GrantDisbursed",
+        "fund.GrantFundsReturned",
+        "fund.GrantFundsReturned",
+    ]
+    assert all(e["debits"] == e["credits"] > 0 for e in journal["entries"])
+    second_page = await fund.get_json(
+        f"/v1/wards/{WARD}/fund/journal",
+        params={"limit": 2, "offset": 3},
+        headers=fund.auth(WARD, "finance"),
+    )
+    assert [e["event_type"] for e in second_page["entries"]] == [
+        "fund.GrantAwarded",
+        "fund.GrantDisbursed",
+    ]
+    assert second_page["total"] == 7
     balances = await fund.get_json(f"/v1/wards/{WARD}/fund/balances")
     assert balances["by_designation"]["field:environment"]["available"] == 28_000
     assert balances["by_designation"][f"actor:{group}"]["paid"] == 20_000
