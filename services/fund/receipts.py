@@ -60,8 +60,7 @@ class DonationWriter:
             except Exception as error:  # the database is unreachable: tell every waiting request
                 log.warning("writing %d donations failed: %s", len(group), error)
                 for waiting in group:
-                    if not waiting.answer.done():
-                        waiting.answer.set_exception(error)
+                    _answer(waiting, error=error)
 
     async def _write_group(self, group: list[_Waiting]) -> None:
         for _attempt in range(MAX_ATTEMPTS):
@@ -74,18 +73,18 @@ class DonationWriter:
                     again.append(waiting)
                     stale.add(waiting.counter)
                 elif isinstance(outcome, Exception):
-                    waiting.answer.set_exception(outcome)
+                    _answer(waiting, error=outcome)
                 else:
                     if not outcome.replayed:
                         self.versions[waiting.counter] = number
-                    waiting.answer.set_result(outcome)
+                    _answer(waiting, result=outcome)
             for counter in stale:
                 self.versions[counter] = await self._read_version(counter)
             if not again:
                 return
             group = again
         for waiting in group:
-            waiting.answer.set_exception(ConcurrencyError("receipt numbers are too contended"))
+            _answer(waiting, error=ConcurrencyError("receipt numbers are too contended"))
 
     async def _number(self, group: list[_Waiting]) -> list[int]:
         """The receipt number each donation would take, in order, per counter."""
@@ -114,3 +113,17 @@ class DonationWriter:
         known = self.versions.get(counter, 0)
         newer = await self.store.read_stream(receipt_stream(*counter), after_version=known)
         return newer[-1].version if newer else known
+
+
+def _answer(
+    waiting: _Waiting, *, result: AppendResult | None = None, error: Exception | None = None
+) -> None:
+    """Answer a request, unless it has gone (a client that disconnected cancels its wait; the
+    donation it asked for is written all the same, and a retry with its key finds it)."""
+    if waiting.answer.done():
+        return
+    if error is not None:
+        waiting.answer.set_exception(error)
+    else:
+        assert result is not None
+        waiting.answer.set_result(result)
