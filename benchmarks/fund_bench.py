@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 from rich.console import Console
 from rich.table import Table
 
-from services.fund.events import RECEIPT_NUMBER_ISSUED
+from services.fund.events import DONATION_RECEIVED
 from services.registry.app import onboard_builtin_wards
 from shared.bus import OutboxRelay, StreamNames
 from shared.db import Database
@@ -195,7 +195,7 @@ def receipt_gaps(url: str, schema: str) -> tuple[int, list[str]]:
     database = Database(url, schema=schema)
     query = (
         sa.select(events.c.stream_id, events.c.version, events.c.body)
-        .where(events.c.event_type == RECEIPT_NUMBER_ISSUED)
+        .where(events.c.event_type == DONATION_RECEIVED)
         .order_by(events.c.stream_id, events.c.version)
     )
     with database.engine.connect() as connection:

@@ -5,12 +5,11 @@ Pure: the deciders read the book and the ward's policy and return new events, or
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 
 from services.fund.book import FundBook
 from services.fund.commands import ReceiveDonation, RefundDonation
-from services.fund.events import DONATION_RECEIVED, DONATION_REFUNDED, RECEIPT_NUMBER_ISSUED
+from services.fund.events import DONATION_RECEIVED, DONATION_REFUNDED
 from services.fund.policy import FundPolicy
 from services.fund.rules import check_designation, check_not_future
 from services.fund.targets import Target
@@ -19,12 +18,6 @@ from shared.events import NewEvent
 from shared.policy import fiscal_year
 
 ANONYMOUS_NAME = "匿名"
-
-
-@dataclass(frozen=True)
-class DonationDecision:
-    donation: NewEvent
-    receipt: NewEvent
 
 
 def receipt_fiscal_year(command: ReceiveDonation) -> int:
@@ -50,8 +43,8 @@ def check_donation(
     check_designation(policy, command.designation.value(), target)
 
 
-def decide_donation(command: ReceiveDonation, receipt_number: int) -> DonationDecision:
-    """The donation and its receipt; ``check_donation`` has passed."""
+def decide_donation(command: ReceiveDonation, receipt_number: int) -> NewEvent:
+    """The donation with its receipt; ``check_donation`` has passed."""
     year = receipt_fiscal_year(command)
     receipt = {
         "fiscal_year": year,
@@ -70,11 +63,7 @@ def decide_donation(command: ReceiveDonation, receipt_number: int) -> DonationDe
         "note": command.note,
         "personal": donor.personal(),
     }
-    issued = {"fiscal_year": year, "number": receipt_number, "donation_id": command.donation_id}
-    return DonationDecision(
-        donation=NewEvent(event_type=DONATION_RECEIVED, data=data),
-        receipt=NewEvent(event_type=RECEIPT_NUMBER_ISSUED, data=issued),
-    )
+    return NewEvent(event_type=DONATION_RECEIVED, data=data)
 
 
 def decide_refund(book: FundBook, command: RefundDonation, today: date) -> list[NewEvent]:

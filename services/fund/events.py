@@ -1,14 +1,14 @@
 """Names of the events the fund appends (``fund.``) and of the streams it appends them to.
 
 Every movement of money is a ``fund-{ward}`` event, so the stream's version serialises the
-decisions that take money out of a lot. A donation only adds money: it gets its own stream, and
-its receipt number is the version of the ward's counter stream for that fiscal year.
+decisions that take money out of a lot. A donation only adds money: it is the next event of the
+ward's receipt stream for its fiscal year (the receipt book), whose version is its receipt
+number, so numbers are consecutive with no gap by construction.
 """
 
 from __future__ import annotations
 
 DONATION_RECEIVED = "fund.DonationReceived"
-RECEIPT_NUMBER_ISSUED = "fund.ReceiptNumberIssued"
 DONATION_REFUNDED = "fund.DonationRefunded"
 GRANT_AWARDED = "fund.GrantAwarded"
 GRANT_DISBURSED = "fund.GrantDisbursed"
@@ -39,13 +39,10 @@ PROJECT_STARTED = "proposals.ProjectStarted"
 PROJECT_ENDED = "proposals.ProjectEnded"
 
 
-def donation_stream(donation_id: str) -> str:
-    return f"donation-{donation_id}"
-
-
 def fund_stream(ward: str) -> str:
     return f"fund-{ward}"
 
 
 def receipt_stream(ward: str, fiscal_year: int) -> str:
+    """The ward's receipt book for a fiscal year: donation number n is its version n."""
     return f"receipts-{ward}-{fiscal_year}"

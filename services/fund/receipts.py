@@ -1,10 +1,10 @@
 """Donations are written in groups: the ones waiting when a write starts share one transaction.
 
-Each takes the next receipt number of its ward and fiscal year: its donation stream and the
-counter stream (``receipts-{ward}-{year}``, whose version is the number) are appended together,
-the counter at an expected version. Numbers are therefore consecutive with no gap whatever the
-concurrency; when another instance took a number first (ConcurrencyError), the donation is
-numbered again from the counter's new version. One writer per process, so its own donations
+Each takes the next receipt number of its ward and fiscal year: the donation is appended to the
+receipt stream (``receipts-{ward}-{year}``, whose version is the number) at the expected
+version. Numbers are therefore consecutive with no gap whatever the concurrency; when another
+instance took a number first (ConcurrencyError), the donation is numbered again from the
+stream's new version. One writer per process, so its own donations
 never race each other.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from services.fund.commands import ReceiveDonation
 from services.fund.donations import decide_donation
-from services.fund.events import donation_stream, receipt_stream
+from services.fund.events import receipt_stream
 from shared.errors import ConcurrencyError
 from shared.eventstore.store import AppendContext, AppendResult, BatchItem, EventStore, StreamAppend
 
@@ -101,13 +101,11 @@ class DonationWriter:
         return numbers
 
     def _item(self, waiting: _Waiting, number: int) -> BatchItem:
-        decision = decide_donation(waiting.command, number)
+        received = decide_donation(waiting.command, number)
         ward, year = waiting.counter
-        appends = [
-            StreamAppend(donation_stream(waiting.command.donation_id), 0, [decision.donation]),
-            StreamAppend(receipt_stream(ward, year), number - 1, [decision.receipt]),
-        ]
-        return BatchItem(appends, waiting.context)
+        return BatchItem(
+            [StreamAppend(receipt_stream(ward, year), number - 1, [received])], waiting.context
+        )
 
     async def _read_version(self, counter: Counter) -> int:
         known = self.versions.get(counter, 0)

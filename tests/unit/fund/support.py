@@ -11,7 +11,7 @@ from services.fund.book import FundBook
 from services.fund.commands import ReceiveDonation
 from services.fund.designations import DesignationKind
 from services.fund.donations import decide_donation, receipt_fiscal_year
-from services.fund.events import donation_stream, fund_stream, receipt_stream
+from services.fund.events import fund_stream, receipt_stream
 from services.fund.policy import FundPolicy, policy_from_pack
 from services.fund.targets import Target, TargetStatus
 from shared.events import SYSTEM_ACTOR, EventEnvelope, NewEvent
@@ -92,7 +92,5 @@ class MemoryFund:
         year = receipt_fiscal_year(command)
         number = self.receipts.get(year, 0) + 1
         self.receipts[year] = number
-        decision = decide_donation(command, number)
-        self.record(donation_stream(command.donation_id), [decision.donation])
-        self.record(receipt_stream(WARD, year), [decision.receipt])
+        self.record(receipt_stream(WARD, year), [decide_donation(command, number)])
         return command.donation_id
