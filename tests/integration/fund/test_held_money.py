@@ -111,6 +111,7 @@ async def test_money_of_a_deregistered_actor_is_held_until_a_ward_decision(world
         grant_body({"kind": "actor", "actor_id": other}, "environment", 20_000),
         finance,
     )
+    await fund.caught_up()
     statement = await fund.get_json(f"/v1/wards/ota/donations/{gift['donation_id']}/statement")
     lots = {lot["designation"]["key"]: lot["balances"] for lot in statement["donation"]["lots"]}
     assert lots[f"actor:{group}"]["fund"] == 0
