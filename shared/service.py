@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.telemetry import TelemetryConfig
 from redis.asyncio import Redis
 
 from shared.bus.consumer import ConsumerConfig, GroupConsumer, default_consumer_name
@@ -177,7 +178,12 @@ def build_service(
         finally:
             await stop_context(context)
 
-    app = FastAPI(title=spec.title, lifespan=lifespan, docs_url="/docs")
+    # The platform's own middleware traces requests; FastAPI's built-in telemetry would add
+    # several spans per request on top.
+    native_telemetry_off: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+    app = FastAPI(
+        title=spec.title, lifespan=lifespan, docs_url="/docs", telemetry=native_telemetry_off
+    )
     app.state.ctx = context
     app.state.token_verifier = TokenVerifier(settings)
     install_problem_handlers(app)

@@ -3,6 +3,7 @@ from shared.eventstore.store import (
     NO_STREAM,
     AppendContext,
     AppendResult,
+    BatchItem,
     EventStore,
     StreamAppend,
 )
@@ -12,6 +13,7 @@ __all__ = [
     "NO_STREAM",
     "AppendContext",
     "AppendResult",
+    "BatchItem",
     "EventStore",
     "StreamAppend",
 ]

@@ -64,6 +64,17 @@ class AppendResult:
         return self.events[-1].position if self.events else 0
 
 
+@dataclass(frozen=True)
+class BatchItem:
+    """One independent append of a batch: its streams and its own context (key, actor…)."""
+
+    appends: Sequence[StreamAppend]
+    context: AppendContext
+
+
+BatchOutcome = AppendResult | ConcurrencyError | IdempotencyConflict
+
+
 class EventStore:
     def __init__(self, database: Database, *, clock: Clock = utc_now) -> None:
         self.database = database
@@ -100,6 +111,61 @@ class EventStore:
             for listener in self.listeners:
                 listener()
         return result
+
+    async def append_batch(self, items: Sequence[BatchItem]) -> list[BatchOutcome]:
+        """Independent appends in one transaction (group commit): one lock, one commit.
+
+        Each item is all or nothing on its own and gets what ``append_many`` would have given
+        it: its events, its first result for a known idempotency key, or the error (a stale
+        expected version, a key reused with another request) instead of raising. Items are
+        decided in order, so an item sees the versions the items before it appended.
+        """
+        now, traceparent = self.clock(), current_traceparent()
+        prepared = [_prepare(i.appends, i.context, now, traceparent) for i in items]
+        try:
+            outcomes = await self.database.write(
+                lambda connection: self._append_batch(connection, items, prepared)
+            )
+        except IntegrityError:
+            # Only a clash the lock cannot prevent (a reused event id): one item at a time.
+            return [await self._append_alone(item) for item in items]
+        appended = sum(
+            len(o.events) for o in outcomes if isinstance(o, AppendResult) and not o.replayed
+        )
+        if appended:
+            appended_events.add(appended)
+            for listener in self.listeners:
+                listener()
+        return outcomes
+
+    async def _append_alone(self, item: BatchItem) -> BatchOutcome:
+        try:
+            return await self.append_many(item.appends, item.context)
+        except (ConcurrencyError, IdempotencyConflict) as error:
+            return error
+
+    def _append_batch(
+        self,
+        connection: sa.Connection,
+        items: Sequence[BatchItem],
+        prepared: Sequence[_Prepared],
+    ) -> list[BatchOutcome]:
+        if self.database.is_postgres:
+            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(APPEND_LOCK_KEY)))
+        known = _known_keys(connection, [item.context for item in items])
+        streams = sorted({stream for p in prepared for stream in p.expected})
+        versions = _current_versions(connection, streams)
+        batch = _Batch(known, versions)
+        for index, (item, prepare) in enumerate(zip(items, prepared, strict=True)):
+            batch.decide(index, item.context, prepare)
+        if batch.rows:
+            statement = sa.insert(events).returning(events.c.position, sort_by_parameter_order=True)
+            positions = [int(p) for p in connection.execute(statement, batch.rows).scalars().all()]
+            batch.inserted(positions)
+            keys = batch.key_rows(self.clock())
+            if keys:
+                connection.execute(sa.insert(idempotency_keys), keys)
+        return batch.outcomes(connection)
 
     async def replay(self, context: AppendContext) -> AppendResult | None:
         """The stored result of an earlier request with the same idempotency key, if any."""
@@ -312,3 +378,141 @@ def _remember_key(
 
 def _scope(context: AppendContext) -> str:
     return f"{context.ward}:{context.idempotency_scope or 'default'}"
+
+
+def _known_keys(
+    connection: sa.Connection, contexts: Sequence[AppendContext]
+) -> dict[tuple[str, str], Any]:
+    wanted = {(_scope(c), c.idempotency_key) for c in contexts if c.idempotency_key is not None}
+    if not wanted:
+        return {}
+    query = sa.select(idempotency_keys).where(
+        idempotency_keys.c.key.in_(sorted({key for _scope, key in wanted}))
+    )
+    rows = connection.execute(query).all()
+    return {(row.scope, row.key): row for row in rows if (row.scope, row.key) in wanted}
+
+
+def _current_versions(connection: sa.Connection, stream_ids: Sequence[str]) -> dict[str, int]:
+    versions = dict.fromkeys(stream_ids, 0)
+    if stream_ids:
+        query = (
+            sa.select(events.c.stream_id, sa.func.max(events.c.version))
+            .where(events.c.stream_id.in_(stream_ids))
+            .group_by(events.c.stream_id)
+        )
+        versions.update({str(s): int(v) for s, v in connection.execute(query).all()})
+    return versions
+
+
+class _Batch:
+    """The items of one group commit, decided in order against the versions so far."""
+
+    def __init__(self, known: dict[tuple[str, str], Any], versions: dict[str, int]) -> None:
+        self.known = known
+        self.versions = versions
+        self.results: list[BatchOutcome | tuple[str, Any]] = []
+        self.rows: list[dict[str, Any]] = []
+        self.owners: list[tuple[int, int, AppendContext]] = []
+        self.claimed: dict[tuple[str, str], tuple[int, str]] = {}
+        self.positions: list[int] = []
+
+    def decide(self, index: int, context: AppendContext, prepared: _Prepared) -> None:
+        key = (_scope(context), context.idempotency_key) if context.idempotency_key else None
+        fingerprint = context.fingerprint or ""
+        if key is not None and (key in self.known or key in self.claimed):
+            earlier = self.known.get(key)
+            first = earlier.fingerprint if earlier is not None else self.claimed[key][1]
+            if first != fingerprint:
+                reused = (
+                    f"idempotency key {context.idempotency_key!r} was used for a different request"
+                )
+                self.results.append(IdempotencyConflict(reused))
+            elif earlier is not None:
+                self.results.append(("stored", earlier))
+            else:
+                self.results.append(("same-as", self.claimed[key][0]))
+            return
+        for stream_id, expected in prepared.expected.items():
+            if expected is not None and expected != self.versions[stream_id]:
+                actual = self.versions[stream_id]
+                self.results.append(
+                    ConcurrencyError(
+                        f"stream {stream_id} is at version {actual}, expected {expected}",
+                        stream_id=stream_id,
+                        actual_version=actual,
+                    )
+                )
+                return
+        rows = prepared.rows(self.versions) if prepared.documents else []
+        for row in rows:
+            self.versions[row["stream_id"]] = max(self.versions[row["stream_id"]], row["version"])
+        if key is not None and rows:
+            self.claimed[key] = (index, fingerprint)
+        self.owners.append((index, len(rows), context))
+        self.results.append(("new", len(self.rows)))
+        self.rows.extend(rows)
+
+    def inserted(self, positions: list[int]) -> None:
+        self.positions = positions
+
+    def key_rows(self, now: datetime) -> list[dict[str, Any]]:
+        keyed = []
+        for index, count, context in self.owners:
+            if context.idempotency_key is None or count == 0:
+                continue
+            start = self._start(index)
+            keyed.append(
+                {
+                    "scope": _scope(context),
+                    "key": context.idempotency_key,
+                    "fingerprint": context.fingerprint or "",
+                    "first_position": self.positions[start],
+                    "last_position": self.positions[start + count - 1],
+                    "created_at": now,
+                }
+            )
+        return keyed
+
+    def _start(self, index: int) -> int:
+        result = self.results[index]
+        assert isinstance(result, tuple) and result[0] == "new"
+        return int(result[1])
+
+    def outcomes(self, connection: sa.Connection) -> list[BatchOutcome]:
+        counts = {index: count for index, count, _context in self.owners}
+        final: list[BatchOutcome] = []
+        for index, result in enumerate(self.results):
+            if not isinstance(result, tuple):
+                final.append(result)
+            elif result[0] == "new":
+                start, count = int(result[1]), counts[index]
+                final.append(
+                    AppendResult(
+                        [
+                            EventEnvelope.from_body(row["body"], position)
+                            for row, position in zip(
+                                self.rows[start : start + count],
+                                self.positions[start : start + count],
+                                strict=True,
+                            )
+                        ]
+                    )
+                )
+            elif result[0] == "same-as":
+                first = final[int(result[1])]
+                assert isinstance(first, AppendResult)
+                final.append(AppendResult(first.events, replayed=True))
+            else:
+                final.append(_stored_result(connection, result[1]))
+        return final
+
+
+def _stored_result(connection: sa.Connection, key_row: Any) -> AppendResult:
+    query = (
+        sa.select(events.c.position, events.c.body)
+        .where(events.c.position.between(key_row.first_position, key_row.last_position))
+        .order_by(events.c.position)
+    )
+    stored = [EventEnvelope.from_body(r.body, r.position) for r in connection.execute(query)]
+    return AppendResult(stored, replayed=True)

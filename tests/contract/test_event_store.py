@@ -9,7 +9,14 @@ import pytest
 from shared.db import Database
 from shared.errors import ConcurrencyError, IdempotencyConflict
 from shared.events import EventActor, NewEvent
-from shared.eventstore import NO_STREAM, AppendContext, EventStore, StreamAppend
+from shared.eventstore import (
+    NO_STREAM,
+    AppendContext,
+    AppendResult,
+    BatchItem,
+    EventStore,
+    StreamAppend,
+)
 
 STAFF = EventActor(subject="staff-1", role="staff")
 
@@ -133,3 +140,84 @@ async def test_execute_returns_the_first_result_for_a_retried_command(store: Eve
     assert again.replayed and again.events == first.events
     with pytest.raises(Conflict):
         await execute(store, counter, "once-1", once, context())
+
+
+# --- group commit ---------------------------------------------------------------------------
+
+
+def keyed(key: str, fingerprint: str = "f", ward: str = "nerima") -> AppendContext:
+    return context(ward, idempotency_key=key, fingerprint=fingerprint)
+
+
+async def test_a_batch_appends_independent_items_in_one_go(store: EventStore) -> None:
+    await store.append("counter", NO_STREAM, happened(1), context())
+    items = [
+        BatchItem(
+            [StreamAppend("a", NO_STREAM, happened(1)), StreamAppend("counter", 1, happened(1))],
+            keyed("k1"),
+        ),
+        BatchItem(
+            [StreamAppend("b", NO_STREAM, happened(2)), StreamAppend("counter", 2, happened(1))],
+            keyed("k2"),
+        ),
+        BatchItem(
+            [StreamAppend("c", NO_STREAM, happened(1)), StreamAppend("counter", 2, happened(1))],
+            keyed("k3"),
+        ),
+        BatchItem([StreamAppend("d", NO_STREAM, happened(1))], context("ota")),
+    ]
+    outcomes = await store.append_batch(items)
+    first, second, stale, other_ward = outcomes
+    assert isinstance(first, AppendResult) and isinstance(second, AppendResult)
+    assert [(e.stream_id, e.version) for e in first.events] == [("a", 1), ("counter", 2)]
+    assert [(e.stream_id, e.version) for e in second.events] == [("b", 1), ("b", 2), ("counter", 3)]
+    assert isinstance(stale, ConcurrencyError)  # the item before it took version 3
+    assert isinstance(other_ward, AppendResult) and other_ward.events[0].ward == "ota"
+    assert await store.read_stream("c") == []
+    positions = [e.position for o in (first, second, other_ward) for e in o.events]  # type: ignore[union-attr]
+    assert positions == sorted(positions) and len(set(positions)) == 6
+    # each item remembers its own key: a retry alone gets that item's result only
+    again = await store.append_many([StreamAppend("b", NO_STREAM, happened(2))], keyed("k2"))
+    assert again.replayed and [e.event_id for e in again.events] == [
+        e.event_id for e in second.events
+    ]
+
+
+async def test_a_batch_answers_known_and_repeated_keys(store: EventStore) -> None:
+    earlier = await store.append("x", NO_STREAM, happened(1), keyed("known"))
+    outcomes = await store.append_batch(
+        [
+            BatchItem([StreamAppend("y", NO_STREAM, happened(1))], keyed("known")),
+            BatchItem([StreamAppend("y", NO_STREAM, happened(1))], keyed("known", "other")),
+            BatchItem([StreamAppend("z", NO_STREAM, happened(1))], keyed("twice")),
+            BatchItem([StreamAppend("z", NO_STREAM, happened(1))], keyed("twice")),
+            BatchItem([StreamAppend("w", NO_STREAM, happened(1))], keyed("twice", "other")),
+        ]
+    )
+    replayed, reused, first, repeated, clash = outcomes
+    assert isinstance(replayed, AppendResult) and replayed.replayed
+    assert [e.event_id for e in replayed.events] == [e.event_id for e in earlier.events]
+    assert isinstance(reused, IdempotencyConflict) and isinstance(clash, IdempotencyConflict)
+    assert isinstance(first, AppendResult) and not first.replayed
+    assert isinstance(repeated, AppendResult) and repeated.replayed
+    assert repeated.events == first.events
+    assert await store.read_stream("y") == [] and len(await store.read_stream("z")) == 1
+    assert await store.read_stream("w") == []
+
+
+async def test_concurrent_batches_keep_a_counter_gapless(store: EventStore) -> None:
+    async def take_numbers(tag: str) -> int:
+        taken = 0
+        for _ in range(10):
+            version = len(await store.read_stream("counter"))
+            items = [
+                BatchItem([StreamAppend("counter", version + i, happened(1))], context())
+                for i in range(3)
+            ]
+            outcomes = await store.append_batch(items)
+            taken += sum(isinstance(o, AppendResult) for o in outcomes)
+        return taken
+
+    taken = await asyncio.gather(*(take_numbers(t) for t in "abc"))
+    versions = [e.version for e in await store.read_stream("counter")]
+    assert versions == list(range(1, sum(taken) + 1))

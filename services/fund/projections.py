@@ -1,0 +1,461 @@
+"""The fund's read model: ward rules, actors and projects it may fund, and its own money.
+
+Each handler gets a run of events of one type and writes each table with one statement. Money
+events post their journal entry (:func:`services.fund.ledger.journal_entry`) and the same lines
+move the lot, grant and grant-line balances, as in the book the deciders use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+
+from services.fund import events as names
+from services.fund.designations import Designation
+from services.fund.ledger import Account, JournalEntry, journal_entry
+from services.fund.policy import policy_columns, policy_from_pack
+from services.fund.tables import (
+    ACCOUNT_COLUMNS,
+    GRANT_LINE_COLUMNS,
+    donations_table,
+    grant_lines_table,
+    grants_table,
+    holds_table,
+    journal_table,
+    lots_table,
+    metadata,
+    releases_table,
+    targets_table,
+    wards_table,
+)
+from services.fund.targets import TargetStatus
+from shared.events import EventEnvelope
+from shared.policy import PolicyPack
+from shared.projections.runner import DispatchingProjection
+from shared.projections.writes import dialect_insert, sorted_by_key, upsert
+
+Row = dict[str, Any]
+ANONYMOUS_NAME = "匿名"
+
+projection = DispatchingProjection("fund", metadata)
+
+
+# --- wards (registry) ---------------------------------------------------------------------
+
+
+@projection.on(names.WARD_ONBOARDED)
+@projection.on(names.WARD_POLICY_CHANGED)
+def ward_policy(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
+    latest: dict[str, Row] = {}
+    for event in events:
+        data = event.data
+        pack = PolicyPack.model_validate(data["pack"])
+        policy = policy_from_pack(pack, int(data["policy_version"]))
+        latest[event.ward] = {
+            **policy_columns(policy),
+            "name_ja": data["name"]["ja"],
+            "pack_hash": data["pack_hash"],
+        }
+    upsert(connection, wards_table, list(latest.values()), keys=["ward"])
+
+
+# --- actors (registry) and projects (proposals) -------------------------------------------
+
+TargetChange = Callable[[Row | None, EventEnvelope], Row]
+
+
+def _actor_registered(_row: Row | None, event: EventEnvelope) -> Row:
+    data = event.data
+    return {
+        "kind": "actor",
+        "target_id": data["actor_id"],
+        "ward": event.ward,
+        "status": TargetStatus.PENDING.value,
+        "name": data.get("name"),
+        "individual": bool(data.get("individual", False)),
+        "lead_actor_id": None,
+        "fields": list(data.get("fields", [])),
+    }
+
+
+def _status(status: TargetStatus) -> TargetChange:
+    def change(row: Row | None, _event: EventEnvelope) -> Row:
+        assert row is not None
+        return {**row, "status": status.value}
+
+    return change
+
+
+def _profile_updated(row: Row | None, event: EventEnvelope) -> Row:
+    assert row is not None
+    changes = event.data.get("changes", {})
+    public = {k: changes[k] for k in ("name", "fields") if k in changes}
+    return {**row, **public}
+
+
+def _project_started(_row: Row | None, event: EventEnvelope) -> Row:
+    data = event.data
+    return {
+        "kind": "project",
+        "target_id": data["project_id"],
+        "ward": event.ward,
+        "status": TargetStatus.ACTIVE.value,
+        "name": data.get("title"),
+        "individual": False,
+        "lead_actor_id": data.get("lead_actor_id"),
+        "fields": list(data.get("fields", [])),
+    }
+
+
+_TARGET_CHANGES: dict[str, tuple[str, str, TargetChange]] = {
+    names.ACTOR_REGISTERED: ("actor", "actor_id", _actor_registered),
+    names.ACTOR_VERIFIED: ("actor", "actor_id", _status(TargetStatus.ACTIVE)),
+    names.ACTOR_PROFILE_UPDATED: ("actor", "actor_id", _profile_updated),
+    names.ACTOR_SUSPENDED: ("actor", "actor_id", _status(TargetStatus.SUSPENDED)),
+    names.ACTOR_REINSTATED: ("actor", "actor_id", _status(TargetStatus.ACTIVE)),
+    names.ACTOR_DEREGISTERED: ("actor", "actor_id", _status(TargetStatus.GONE)),
+    names.PROJECT_STARTED: ("project", "project_id", _project_started),
+    names.PROJECT_ENDED: ("project", "project_id", _status(TargetStatus.GONE)),
+}
+
+
+def _targets(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
+    kind, id_key, change = _TARGET_CHANGES[events[0].event_type]
+    ids = sorted({str(e.data[id_key]) for e in events})
+    query = sa.select(targets_table).where(
+        targets_table.c.kind == kind, targets_table.c.target_id.in_(ids)
+    )
+    rows: dict[str, Row] = {r["target_id"]: dict(r) for r in connection.execute(query).mappings()}
+    changed: dict[str, Row] = {}
+    for event in events:
+        target_id = str(event.data[id_key])
+        row = rows.get(target_id)
+        if row is not None and event.position <= row["source_position"]:
+            continue  # applied already (one source keeps its targets' events in order)
+        if row is None and change not in (_actor_registered, _project_started):
+            continue  # a target the fund never saw start
+        new_row = {
+            **change(row, event),
+            "source_position": event.position,
+            "updated_at": event.occurred_at,
+        }
+        rows[target_id] = changed[target_id] = new_row
+    upsert(connection, targets_table, list(changed.values()), keys=["kind", "target_id"])
+
+
+for _event_type in _TARGET_CHANGES:
+    projection.on(_event_type)(_targets)
+
+
+# --- donations and every movement of money ------------------------------------------------
+
+
+@projection.on(names.DONATION_RECEIVED)
+def donation_received(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
+    upsert(connection, donations_table, [_donation_row(e) for e in events], keys=["donation_id"])
+    _post(connection, events)
+
+
+def _donation_row(event: EventEnvelope) -> Row:
+    data = event.data
+    receipt = data["receipt"]
+    return {
+        "donation_id": data["donation_id"],
+        "ward": event.ward,
+        "receipt_fiscal_year": receipt["fiscal_year"],
+        "receipt_number": receipt["number"],
+        "receipt_label": receipt["label"],
+        "received_on": date.fromisoformat(data["received_on"]),
+        "amount_yen": data["amount_yen"],
+        "designation": data["designation"],
+        "designation_kind": Designation.parse(data["designation"]).kind.value,
+        "channel": data["channel"],
+        "donor_kind": data["donor"]["kind"],
+        "publish_name": data["donor"]["publish_name"],
+        "public_name": public_name(data["donor"], data.get("personal", {})),
+        "note": data.get("note"),
+        "personal": data.get("personal", {}),
+        "position": event.position,
+        "policy_version": event.policy_version,
+        "recorded_at": event.recorded_at,
+    }
+
+
+def public_name(donor: dict[str, Any], personal: dict[str, Any]) -> str:
+    """What the public sees of a donor: the name they allowed to be published, or 匿名."""
+    if not donor.get("publish_name"):
+        return ANONYMOUS_NAME
+    return str(personal.get("published_name") or personal.get("name") or ANONYMOUS_NAME)
+
+
+@projection.on(names.GRANT_AWARDED)
+def grant_awarded(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
+    upsert(connection, grants_table, [_grant_row(e) for e in events], keys=["grant_id"])
+    lines = [
+        {
+            "grant_id": e.data["grant_id"],
+            "donation_id": item["donation_id"],
+            "designation": item["designation"],
+            "ward": e.ward,
+            "line_no": number,
+            "allocated": item["amount_yen"],
+            **dict.fromkeys(GRANT_LINE_COLUMNS, 0),
+        }
+        for e in events
+        for number, item in enumerate(e.data["lines"], start=1)
+    ]
+    upsert(connection, grant_lines_table, lines, keys=["grant_id", "donation_id", "designation"])
+    _post(connection, events)
+
+
+def _grant_row(event: EventEnvelope) -> Row:
+    data = event.data
+    recipient = data["recipient"]
+    return {
+        "grant_id": data["grant_id"],
+        "ward": event.ward,
+        "recipient_kind": recipient["kind"],
+        "recipient_id": recipient["id"],
+        "paid_actor_id": recipient["paid_actor_id"],
+        "recipient_name": recipient.get("name"),
+        "purpose_field": data["purpose_field"],
+        "fiscal_year": data["fiscal_year"],
+        "title": data["title"],
+        "awarded_on": date.fromisoformat(data["awarded_on"]),
+        "allocation_rule": data["allocation_rule"],
+        "amount_yen": data["amount_yen"],
+        **dict.fromkeys(GRANT_LINE_COLUMNS, 0),
+        "tranches": 0,
+        "returns": 0,
+        "position": event.position,
+        "policy_version": event.policy_version,
+    }
+
+
+@projection.on(names.GRANT_DISBURSED)
+@projection.on(names.GRANT_FUNDS_RETURNED)
+@projection.on(names.DONATION_REFUNDED)
+def money_moved(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
+    _post(connection, events)
+
+
+@projection.on(names.DESIGNATED_FUNDS_HELD)
+def funds_held(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
+    rows: dict[tuple[str, str], Row] = {}
+    for event in events:
+        data, key = event.data, (event.ward, event.data["designation"])
+        earlier = rows.get(key)
+        rows[key] = {
+            "ward": event.ward,
+            "designation": data["designation"],
+            "target_kind": data["target"]["kind"],
+            "target_id": data["target"]["id"],
+            "reason": data["reason"],
+            "first_held_at": earlier["first_held_at"] if earlier else event.occurred_at,
+            "held_yen": (earlier["held_yen"] if earlier else 0) + int(data["amount_yen"]),
+            "released_yen": 0,
+        }
+    # first_held_at is kept by the increment-only update of an existing row
+    _upsert_adding(connection, holds_table, rows.values(), ["ward", "designation"], ["held_yen"])
+    _post(connection, events)
+
+
+@projection.on(names.HELD_FUNDS_RELEASED)
+def funds_released(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
+    releases = [
+        {
+            "event_id": str(e.event_id),
+            "ward": e.ward,
+            "designation": e.data["designation"],
+            "to_designation": e.data["to_designation"],
+            "amount_yen": e.data["amount_yen"],
+            "decision": e.data["decision"],
+            "decided_on": date.fromisoformat(e.data["decided_on"]),
+            "position": e.position,
+        }
+        for e in events
+    ]
+    upsert(connection, releases_table, releases, keys=["event_id"])
+    released: dict[tuple[str, str], int] = {}
+    for e in events:
+        key = (e.ward, e.data["designation"])
+        released[key] = released.get(key, 0) + int(e.data["amount_yen"])
+    rows = [{"ward": w, "designation": d, "released_yen": n} for (w, d), n in released.items()]
+    _add_to(connection, holds_table, rows, ["ward", "designation"], ["released_yen"])
+    _post(connection, events)
+
+
+# --- posting: journal lines move lots, grants and grant lines -----------------------------
+
+
+def _post(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
+    entries = [entry for entry in map(journal_entry, events) if entry is not None]
+    upsert(connection, journal_table, _journal_rows(entries), keys=["event_id", "line_no"])
+    _move_lots(connection, entries)
+    _move_grants(connection, events, entries)
+
+
+def _journal_rows(entries: Iterable[JournalEntry]) -> list[Row]:
+    return [
+        {
+            "event_id": entry.event_id,
+            "line_no": number,
+            "ward": entry.ward,
+            "position": entry.position,
+            "entry_date": entry.on,
+            "event_type": entry.event_type,
+            "account": line.account.value,
+            "designation": line.designation,
+            "donation_id": line.donation_id,
+            "grant_id": line.grant_id,
+            "debit_yen": line.debit,
+            "credit_yen": line.credit,
+        }
+        for entry in entries
+        for number, line in enumerate(entry.lines, start=1)
+    ]
+
+
+def _move_lots(connection: sa.Connection, entries: Sequence[JournalEntry]) -> None:
+    deltas: dict[tuple[str, str], dict[str, int]] = {}
+    for entry in entries:
+        for line in entry.lines:
+            lot = deltas.setdefault(
+                (line.donation_id, line.designation), dict.fromkeys(ACCOUNT_COLUMNS, 0)
+            )
+            lot[line.account.value] += line.change
+    if not deltas:
+        return
+    donation_ids = sorted({donation_id for donation_id, _ in deltas})
+    query = sa.select(
+        donations_table.c.donation_id,
+        donations_table.c.ward,
+        donations_table.c.receipt_fiscal_year,
+        donations_table.c.received_on,
+    ).where(donations_table.c.donation_id.in_(donation_ids))
+    donations = {r.donation_id: r for r in connection.execute(query)}
+    rows = [
+        {
+            "donation_id": donation_id,
+            "designation": designation,
+            "ward": donations[donation_id].ward,
+            "designation_kind": Designation.parse(designation).kind.value,
+            "receipt_fiscal_year": donations[donation_id].receipt_fiscal_year,
+            "received_on": donations[donation_id].received_on,
+            **delta,
+        }
+        for (donation_id, designation), delta in deltas.items()
+    ]
+    _upsert_adding(connection, lots_table, rows, ["donation_id", "designation"], ACCOUNT_COLUMNS)
+
+
+def _move_grants(
+    connection: sa.Connection, events: Sequence[EventEnvelope], entries: Sequence[JournalEntry]
+) -> None:
+    lines: dict[tuple[str, str, str], dict[str, int]] = {}
+    for entry in entries:
+        for line in entry.lines:
+            if line.grant_id is None or line.account not in (Account.COMMITTED, Account.PAID):
+                continue
+            key = (line.grant_id, line.donation_id, line.designation)
+            delta = lines.setdefault(key, dict.fromkeys(GRANT_LINE_COLUMNS, 0))
+            delta[line.account.value] += line.change
+    counts: dict[str, dict[str, int]] = {}
+    for event in events:
+        _count_grant_event(event, lines, counts)
+    if not lines and not counts:
+        return
+    grants: dict[str, dict[str, int]] = {}
+    for (grant_id, _donation, _designation), delta in lines.items():
+        total = grants.setdefault(grant_id, dict.fromkeys(GRANT_LINE_COLUMNS, 0))
+        for column, value in delta.items():
+            total[column] += value
+    line_rows = [
+        {"grant_id": g, "donation_id": d, "designation": s, **delta}
+        for (g, d, s), delta in lines.items()
+    ]
+    _add_to(
+        connection,
+        grant_lines_table,
+        line_rows,
+        ["grant_id", "donation_id", "designation"],
+        GRANT_LINE_COLUMNS,
+    )
+    grant_rows = [
+        {
+            "grant_id": grant_id,
+            **grants.get(grant_id, dict.fromkeys(GRANT_LINE_COLUMNS, 0)),
+            **counts.get(grant_id, {"tranches": 0, "returns": 0}),
+        }
+        for grant_id in sorted(set(grants) | set(counts))
+    ]
+    _add_to(
+        connection,
+        grants_table,
+        grant_rows,
+        ["grant_id"],
+        (*GRANT_LINE_COLUMNS, "tranches", "returns"),
+    )
+
+
+def _count_grant_event(
+    event: EventEnvelope,
+    lines: dict[tuple[str, str, str], dict[str, int]],
+    counts: dict[str, dict[str, int]],
+) -> None:
+    data = event.data
+    if event.event_type == names.GRANT_DISBURSED:
+        counts.setdefault(data["grant_id"], {"tranches": 0, "returns": 0})["tranches"] += 1
+    elif event.event_type == names.GRANT_FUNDS_RETURNED:
+        counts.setdefault(data["grant_id"], {"tranches": 0, "returns": 0})["returns"] += 1
+        column = "returned" if data["source"] == "disbursed" else "given_up"
+        for item in data["lines"]:
+            key = (data["grant_id"], item["donation_id"], item["designation"])
+            delta = lines.setdefault(key, dict.fromkeys(GRANT_LINE_COLUMNS, 0))
+            delta[column] += int(item["amount_yen"])
+
+
+# --- set-based writes that add to stored values -------------------------------------------
+
+
+def _upsert_adding(
+    connection: sa.Connection,
+    table: sa.Table,
+    rows: Iterable[Row],
+    keys: Sequence[str],
+    adding: Sequence[str],
+) -> None:
+    """Insert new rows; for existing ones add the ``adding`` columns and keep the rest."""
+    ordered = sorted_by_key(rows, keys)
+    if not ordered:
+        return
+    statement = dialect_insert(connection, table)
+    updates = {column: table.c[column] + statement.excluded[column] for column in adding}
+    statement = statement.on_conflict_do_update(index_elements=list(keys), set_=updates)
+    connection.execute(statement, ordered)
+
+
+def _add_to(
+    connection: sa.Connection,
+    table: sa.Table,
+    rows: Sequence[Row],
+    keys: Sequence[str],
+    columns: Sequence[str],
+) -> None:
+    """UPDATE existing rows: each column grows by the row's value (one executemany)."""
+    ordered = sorted_by_key(rows, keys)
+    if not ordered:
+        return
+    statement = (
+        sa.update(table)
+        .where(*(table.c[k] == sa.bindparam(f"key_{k}") for k in keys))
+        .values({c: table.c[c] + sa.bindparam(f"add_{c}") for c in columns})
+    )
+    params = [
+        {**{f"key_{k}": row[k] for k in keys}, **{f"add_{c}": row[c] for c in columns}}
+        for row in ordered
+    ]
+    connection.execute(statement, params)
