@@ -183,21 +183,20 @@ def _fund_rows(story: Story, table: Table, ward: str) -> None:
             ward=ward,
             role="finance",
         )
-        sources = items(
-            lineage.get("sources", lineage.get("lots", []))
-            if isinstance(lineage, dict)
-            else lineage
-        )
+        balances = grant["balances"]
+        donations_used = {line["donation_id"] for line in lineage["lines"]}
+        by_designation = ", ".join(f"{k} ¥{v:,}" for k, v in lineage["by_designation"].items())
         table.add_row(
             "助成 / grant",
-            f"¥{int(grant.get('amount_yen', 0)):,} funded by {len(sources)} donation(s); "
-            f"paid ¥{int(grant.get('disbursed_yen', grant.get('paid_yen', 0))):,}, "
-            f"returned ¥{int(grant.get('returned_yen', 0)):,}",
+            f"{grant['title']}: ¥{balances['amount_yen']:,} from {len(donations_used)} "
+            f"donation(s) ({by_designation}); "
+            f"paid ¥{balances['paid']:,} in {balances['tranches']} tranche(s), "
+            f"returned ¥{balances['returned']:,}",
         )
     reconciliation = story.get(
         "fund", f"/v1/wards/{ward}/fund/reconciliation", ward=ward, role="finance"
     )
-    exact = bool(reconciliation.get("consistent", reconciliation.get("ok", False)))
+    exact = bool(reconciliation["exact"])
     table.add_row("照合 / reconciliation", "一致 / exact" if exact else "不一致 / DIFFERS")
     if not exact:
         story.failures.append(f"{ward}: the fund's reconciliation differs")

@@ -54,6 +54,8 @@ def run_demo(tmp_path: Path, extra: dict[str, str]) -> str:
 def check_story(output: str) -> None:
     assert "練馬区 / Nerima City" in output and "大田区 / Ota City" in output
     assert "reviewer(s) recused" in output
+    assert output.count("一致 / exact") == 2, "the fund reconciles exactly in both wards"
+    assert "field:" in output and "actor:" in output, "grants show their lineage by designation"
     assert "domain B" in output and "2008: 25.40%" in output
     for step in ("export", "verify", "replay --compare"):
         assert output.count(f"✓ kyodo audit {step}") == 2
