@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -16,6 +17,12 @@ def partition_of(ward: str, partitions: int) -> int:
     return zlib.crc32(ward.encode()) % partitions
 
 
+@lru_cache(maxsize=4096)
+def _events_for_ward(prefix: str, partitions: int, service: str, ward: str) -> str:
+    # The relay asks once per event; wards are few.
+    return f"{prefix}:{service}:events:{partition_of(ward, partitions)}"
+
+
 @dataclass(frozen=True)
 class StreamNames:
     prefix: str
@@ -25,7 +32,7 @@ class StreamNames:
         return f"{self.prefix}:{service}:events:{partition}"
 
     def events_for_ward(self, service: str, ward: str) -> str:
-        return self.events(service, partition_of(ward, self.partitions))
+        return _events_for_ward(self.prefix, self.partitions, service, ward)
 
     def all_events(self, service: str) -> list[str]:
         return [self.events(service, p) for p in range(self.partitions)]

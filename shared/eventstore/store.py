@@ -26,6 +26,7 @@ from shared.events.envelope import EventActor, EventEnvelope, NewEvent
 from shared.eventstore.schema import events, idempotency_keys, metadata, relay_cursors
 from shared.telemetry.context import current_traceparent
 from shared.telemetry.metrics import appended_events
+from shared.telemetry.tracing import tracer
 
 APPEND_LOCK_KEY = 0x6B796F646F  # "kyodo": one advisory lock per store (each schema is a store)
 ANY_VERSION: None = None
@@ -52,6 +53,8 @@ class AppendContext:
     idempotency_scope: str | None = None
     idempotency_key: str | None = None
     fingerprint: str | None = None
+    traceparent: str | None = None
+    """The request's trace, for appends made by another task (a group-commit writer)."""
 
 
 @dataclass(frozen=True)
@@ -99,13 +102,17 @@ class EventStore:
         self, appends: Sequence[StreamAppend], context: AppendContext
     ) -> AppendResult:
         """Append to one or more streams in a single transaction; all or nothing."""
-        prepared = _prepare(appends, context, self.clock(), current_traceparent())
-        try:
-            result = await self.database.write(
-                lambda connection: self._append(connection, prepared, context)
-            )
-        except IntegrityError as error:
-            return await self._after_integrity_error(error, appends, context)
+        with tracer.start_as_current_span(
+            "eventstore.append", attributes={"kyodo.ward": context.ward}
+        ):
+            traceparent = current_traceparent() or context.traceparent
+            prepared = _prepare(appends, context, self.clock(), traceparent)
+            try:
+                result = await self.database.write(
+                    lambda connection: self._append(connection, prepared, context)
+                )
+            except IntegrityError as error:
+                return await self._after_integrity_error(error, appends, context)
         if not result.replayed and result.events:
             appended_events.add(len(result.events))
             for listener in self.listeners:
@@ -120,8 +127,10 @@ class EventStore:
         expected version, a key reused with another request) instead of raising. Items are
         decided in order, so an item sees the versions the items before it appended.
         """
-        now, traceparent = self.clock(), current_traceparent()
-        prepared = [_prepare(i.appends, i.context, now, traceparent) for i in items]
+        now, current = self.clock(), current_traceparent()
+        prepared = [
+            _prepare(i.appends, i.context, now, current or i.context.traceparent) for i in items
+        ]
         try:
             outcomes = await self.database.write(
                 lambda connection: self._append_batch(connection, items, prepared)

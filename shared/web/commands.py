@@ -10,6 +10,7 @@ from fastapi import Request
 
 from shared.errors import InvalidCommand
 from shared.eventstore.store import AppendContext
+from shared.telemetry.context import current_traceparent
 from shared.web.auth import Principal
 
 IDEMPOTENCY_HEADER = "idempotency-key"
@@ -44,4 +45,5 @@ def append_context(
         idempotency_scope=scope or request.url.path,
         idempotency_key=key,
         fingerprint=fingerprint(payload) if key else None,
+        traceparent=current_traceparent(),
     )
