@@ -26,7 +26,7 @@ from shared.events.envelope import EventActor, EventEnvelope, NewEvent
 from shared.eventstore.schema import events, idempotency_keys, metadata, relay_cursors
 from shared.telemetry.context import current_traceparent
 from shared.telemetry.metrics import appended_events
-from shared.telemetry.tracing import tracer
+from shared.telemetry.tracing import append_span, traceparent_of, tracer
 
 APPEND_LOCK_KEY = 0x6B796F646F  # "kyodo": one advisory lock per store (each schema is a store)
 ANY_VERSION: None = None
@@ -127,9 +127,11 @@ class EventStore:
         expected version, a key reused with another request) instead of raising. Items are
         decided in order, so an item sees the versions the items before it appended.
         """
-        now, current = self.clock(), current_traceparent()
+        now = self.clock()
+        spans = [append_span(item.context.traceparent, len(items)) for item in items]
         prepared = [
-            _prepare(i.appends, i.context, now, current or i.context.traceparent) for i in items
+            _prepare(i.appends, i.context, now, traceparent_of(span) or i.context.traceparent)
+            for i, span in zip(items, spans, strict=True)
         ]
         try:
             outcomes = await self.database.write(
@@ -138,6 +140,9 @@ class EventStore:
         except IntegrityError:
             # Only a clash the lock cannot prevent (a reused event id): one item at a time.
             return [await self._append_alone(item) for item in items]
+        finally:
+            for span in spans:
+                span.end()
         appended = sum(
             len(o.events) for o in outcomes if isinstance(o, AppendResult) and not o.replayed
         )

@@ -9,6 +9,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from shared.telemetry.context import context_from_traceparent
 
@@ -95,3 +96,21 @@ def consume_spans(group: str, traceparents: Sequence[str | None]) -> Iterator[No
                     )
                 )
         yield
+
+
+def append_span(traceparent: str | None, group_size: int) -> trace.Span:
+    """A span for one request's share of a group commit, in that request's own trace."""
+    return tracer.start_span(
+        "eventstore.append",
+        context=context_from_traceparent(traceparent),
+        attributes={"kyodo.group_commit": group_size},
+    )
+
+
+def traceparent_of(span: trace.Span) -> str | None:
+    context = span.get_span_context()
+    if not context.is_valid:
+        return None
+    carrier: dict[str, str] = {}
+    TraceContextTextMapPropagator().inject(carrier, context=trace.set_span_in_context(span))
+    return carrier.get("traceparent")

@@ -182,3 +182,28 @@ async def test_one_trace_from_request_through_append_relay_and_consumer(
     trace_id = request_span.context.trace_id
     names = {s.name for s in spans if s.context.trace_id == trace_id}
     assert {"POST /v1/wards/nerima/gifts", "relay.publish sample", "consume sample"} <= names
+
+
+async def test_readiness_fails_when_the_consumer_has_stopped(
+    settings: Settings, redis: Redis
+) -> None:
+    app = build_service(SPEC, settings)
+    async with serve(app) as http:
+        assert (await http.get("/health/ready")).status_code == 200
+        consumer_task = app.state.ctx.tasks[1]
+        consumer_task.cancel()
+        await asyncio.sleep(0.05)
+        ready = await http.get("/health/ready")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["workers"] is False
+
+
+async def test_readiness_fails_when_redis_is_unreachable(tmp_path: Path) -> None:
+    from shared.testing.http import free_port
+
+    unreachable = Settings(data_dir=tmp_path, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    async with serve(build_service(SPEC, unreachable)) as http:
+        ready = await http.get("/health/ready")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["redis"] is False
+        assert (await http.get("/health/live")).status_code == 200

@@ -36,6 +36,14 @@ async def test_donation_request_to_audit_append_is_one_trace(world: World, tmp_p
             "consume fund",
             "consume audit",
         }
-        async with asyncio.timeout(15):
-            while not expected <= in_trace(exporter.get_finished_spans(), request.context.trace_id):
-                await asyncio.sleep(0.05)
+        try:
+            async with asyncio.timeout(15):
+                while not expected <= in_trace(
+                    exporter.get_finished_spans(), request.context.trace_id
+                ):
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            seen = in_trace(exporter.get_finished_spans(), request.context.trace_id)
+            raise AssertionError(
+                f"missing from the trace: {expected - seen}; seen {seen}"
+            ) from None
