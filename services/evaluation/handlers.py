@@ -38,6 +38,7 @@ from shared.events import EventEnvelope, NewEvent
 from shared.eventstore.store import AppendContext, AppendResult, EventStore
 from shared.handling import Aggregate, load
 from shared.policy import fiscal_year
+from shared.projections.queries import Row
 
 S = TypeVar("S")
 RoundCommand = TypeVar(
@@ -143,7 +144,7 @@ async def _open(
     return await _decide(store, ROUND, round_stream(round_id), decide, context)
 
 
-def _scheduled(row: queries.Row, policy: EvaluationPolicy, opening: RoundOpening) -> Occasion:
+def _scheduled(row: Row, policy: EvaluationPolicy, opening: RoundOpening) -> Occasion:
     schedule = evaluation_schedule(
         row["term_start"], row["term_end"], row["ended_on"], policy.schedule
     )

@@ -22,14 +22,8 @@ from services.evaluation.rounds import CONCLUDED, ProjectSnapshot
 from shared.db import Database
 from shared.policy import fiscal_year_bounds
 from shared.projections.inbox import projection_positions
-
-Row = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[Row]
-    total: int
+from shared.projections.queries import Page, Row
+from shared.projections.queries import fetch_rows as _rows
 
 
 @dataclass(frozen=True)
@@ -250,7 +244,3 @@ async def applied_positions(database: Database, projection: str) -> tuple[tuple[
     )
     rows = await database.read(lambda c: c.execute(query).all())
     return tuple(tuple(row) for row in rows)
-
-
-async def _rows(database: Database, query: Any) -> list[Row]:
-    return await database.read(lambda c: [dict(row) for row in c.execute(query).mappings()])

@@ -25,16 +25,11 @@ from services.fund.tables import (
 from services.fund.targets import Target, TargetStatus
 from shared.db import Database
 from shared.errors import NotFound
-
-Row = dict[str, Any]
+from shared.projections.queries import Page, Row
+from shared.projections.queries import fetch_page as _page
+from shared.projections.queries import rows_of as _rows
 
 _POLICY_COLUMNS = [c for c in wards_table.c if c.name not in ("pack_hash", "name_ja")]
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[Row]
-    total: int
 
 
 def _policy(connection: sa.Connection, ward: str) -> FundPolicy:
@@ -321,26 +316,3 @@ async def holds(database: Database, ward: str) -> list[Row]:
         ]
 
     return await database.read(read)
-
-
-async def _page(
-    database: Database,
-    table: sa.Table,
-    conditions: list[Any],
-    order: tuple[Any, ...],
-    limit: int,
-    offset: int,
-) -> Page:
-    where = sa.and_(*conditions)
-    items_query = sa.select(table).where(where).order_by(*order).limit(limit).offset(offset)
-    count_query = sa.select(sa.func.count()).select_from(table).where(where)
-
-    def read(connection: sa.Connection) -> Page:
-        items = _rows(connection, items_query)
-        return Page(items, int(connection.execute(count_query).scalar_one()))
-
-    return await database.read(read)
-
-
-def _rows(connection: sa.Connection, query: Any) -> list[Row]:
-    return [dict(row) for row in connection.execute(query).mappings()]

@@ -18,14 +18,9 @@ from services.proposals.projections import (
 )
 from shared.db import Database
 from shared.errors import NotFound
-
-Row = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[Row]
-    total: int
+from shared.projections.queries import Page, Row
+from shared.projections.queries import fetch_page as _page
+from shared.projections.queries import fetch_rows as _rows
 
 
 @dataclass(frozen=True)
@@ -197,27 +192,3 @@ async def search_projects(database: Database, search: ProjectSearch) -> Page:
         conditions.append(table.c.actors_key.contains(f"|{search.actor_id}|", autoescape=True))
     order = (table.c.started_at.desc(), table.c.project_id)
     return await _page(database, table, conditions, order, search.limit, search.offset)
-
-
-async def _page(
-    database: Database,
-    table: sa.Table,
-    conditions: list[Any],
-    order: tuple[Any, ...],
-    limit: int,
-    offset: int,
-) -> Page:
-    where = sa.and_(*conditions)
-    items_query = sa.select(table).where(where).order_by(*order).limit(limit).offset(offset)
-    count_query = sa.select(sa.func.count()).select_from(table).where(where)
-
-    def read(connection: sa.Connection) -> Page:
-        items = [dict(row) for row in connection.execute(items_query).mappings()]
-        total = int(connection.execute(count_query).scalar_one())
-        return Page(items, total)
-
-    return await database.read(read)
-
-
-async def _rows(database: Database, query: Any) -> list[Row]:
-    return await database.read(lambda c: [dict(row) for row in c.execute(query).mappings()])

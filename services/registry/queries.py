@@ -11,14 +11,9 @@ import sqlalchemy as sa
 from services.registry.japanese import normalise_for_search, search_terms
 from services.registry.projections import activities_table, actors_table, wards_table
 from shared.db import Database
-
-Row = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[Row]
-    total: int
+from shared.projections.queries import Page, Row
+from shared.projections.queries import fetch_page as _page
+from shared.projections.queries import fetch_rows as _rows
 
 
 @dataclass(frozen=True)
@@ -130,27 +125,3 @@ def _activity_conditions(search: ActivitySearch, *, staff: bool) -> list[Any]:
 
 def _text_conditions(column: Any, text: str | None) -> list[Any]:
     return [column.contains(term, autoescape=True) for term in search_terms(text or "")]
-
-
-async def _page(
-    database: Database,
-    table: sa.Table,
-    conditions: list[Any],
-    order: tuple[Any, ...],
-    limit: int,
-    offset: int,
-) -> Page:
-    where = sa.and_(*conditions)
-    items_query = sa.select(table).where(where).order_by(*order).limit(limit).offset(offset)
-    count_query = sa.select(sa.func.count()).select_from(table).where(where)
-
-    def read(connection: sa.Connection) -> Page:
-        items = [dict(row) for row in connection.execute(items_query).mappings()]
-        total = int(connection.execute(count_query).scalar_one())
-        return Page(items, total)
-
-    return await database.read(read)
-
-
-async def _rows(database: Database, query: Any) -> list[Row]:
-    return await database.read(lambda c: [dict(row) for row in c.execute(query).mappings()])
