@@ -74,6 +74,12 @@ class ServiceContext:
         return all(not task.done() for task in self.tasks)
 
 
+async def service_context(request: Request) -> ServiceContext:
+    """Dependency: the service's context (async, so FastAPI calls it without a thread hop)."""
+    context: ServiceContext = request.app.state.ctx
+    return context
+
+
 def build_context(
     spec: ServiceSpec,
     settings: Settings,

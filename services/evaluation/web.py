@@ -5,22 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Response
 from pydantic import BaseModel, ValidationError
 
 from services.evaluation.rounds import ACTOR_SIDE, WARD_SIDE, Round
 from shared.errors import Forbidden, InvalidCommand
-from shared.service import ServiceContext
+from shared.service import ServiceContext, service_context
 from shared.web.auth import Principal, deny
 
 STAFF_ROLES = ("staff", "ward_admin")
 OBSERVER_ROLES = ("reviewer", "auditor")
 M = TypeVar("M", bound=BaseModel)
-
-
-def service_context(request: Request) -> ServiceContext:
-    context: ServiceContext = request.app.state.ctx
-    return context
 
 
 Context = Annotated[ServiceContext, Depends(service_context)]

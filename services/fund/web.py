@@ -9,17 +9,12 @@ from pydantic import BaseModel, ValidationError
 
 from services.fund.handlers import FundService
 from shared.errors import InvalidCommand
-from shared.service import ServiceContext
+from shared.service import ServiceContext, service_context
 from shared.web.auth import Principal, optional_reader, require
 
 M = TypeVar("M", bound=BaseModel)
 PERSONAL_DATA_ROLES = ("finance", "auditor")
 REPORT_ROLES = ("finance", "auditor", "ward_admin")
-
-
-async def service_context(request: Request) -> ServiceContext:
-    context: ServiceContext = request.app.state.ctx
-    return context
 
 
 async def fund_service(request: Request) -> FundService:

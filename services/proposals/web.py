@@ -6,23 +6,18 @@ from datetime import date
 from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Response
 from pydantic import BaseModel, ValidationError
 
 from services.proposals.queries import Visibility
 from shared.errors import InvalidCommand
-from shared.service import ServiceContext
+from shared.service import ServiceContext, service_context
 from shared.web.auth import Principal, optional_reader, require
 
 STAFF_ROLES = ("staff", "ward_admin")
 INSIDER_ROLES = (*STAFF_ROLES, "reviewer", "auditor")
 TOKYO = ZoneInfo("Asia/Tokyo")
 M = TypeVar("M", bound=BaseModel)
-
-
-def service_context(request: Request) -> ServiceContext:
-    context: ServiceContext = request.app.state.ctx
-    return context
 
 
 Context = Annotated[ServiceContext, Depends(service_context)]

@@ -9,7 +9,7 @@ from fastapi import Depends, Request, Response
 from pydantic import BaseModel, ValidationError
 
 from shared.errors import InvalidCommand, Unauthorized
-from shared.service import ServiceContext
+from shared.service import ServiceContext, service_context
 from shared.web.auth import CurrentPrincipal, Principal, deny
 
 STAFF_ROLES = ("staff", "ward_admin")
@@ -17,15 +17,10 @@ M = TypeVar("M", bound=BaseModel)
 _ETAG = re.compile(r'^(?:W/)?"?([0-9]{1,9})"?$')
 
 
-def service_context(request: Request) -> ServiceContext:
-    context: ServiceContext = request.app.state.ctx
-    return context
-
-
 Context = Annotated[ServiceContext, Depends(service_context)]
 
 
-def platform_admin(principal: CurrentPrincipal) -> Principal:
+async def platform_admin(principal: CurrentPrincipal) -> Principal:
     if principal.is_anonymous:
         raise Unauthorized("this route needs a bearer token")
     if not principal.has("platform_admin"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -50,6 +51,10 @@ class TokenVerifier:
         self._jwks: jwt.PyJWKClient | None = (
             jwt.PyJWKClient(settings.jwks_url) if settings.jwks_url else None
         )
+
+    @property
+    def fetches_keys(self) -> bool:
+        return self._jwks is not None
 
     def _key(self, token: str) -> Any:
         if self._jwks is not None:
@@ -107,7 +112,8 @@ def issue_token(
     return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
 
 
-def principal_of(request: Request) -> Principal:
+async def principal_of(request: Request) -> Principal:
+    # async on purpose: FastAPI runs a plain-def dependency in a worker thread, one hop per call.
     header = request.headers.get("authorization", "")
     if not header:
         return ANONYMOUS
@@ -115,6 +121,8 @@ def principal_of(request: Request) -> Principal:
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("expected 'Authorization: Bearer <token>'")
     verifier: TokenVerifier = request.app.state.token_verifier
+    if verifier.fetches_keys:
+        return await asyncio.to_thread(verifier.verify, token)  # a JWKS fetch may block
     return verifier.verify(token)
 
 
@@ -135,7 +143,7 @@ def deny(principal: Principal, ward: str, reason: str) -> Forbidden:
 def require(*roles: str) -> Any:
     """Dependency: the caller acts for the path's ward and holds one of ``roles``."""
 
-    def check(ward: str, principal: CurrentPrincipal) -> Principal:
+    async def check(ward: str, principal: CurrentPrincipal) -> Principal:
         if principal.is_anonymous:
             raise Unauthorized("this route needs a bearer token")
         if not principal.acts_for(ward):
@@ -152,7 +160,7 @@ def require(*roles: str) -> Any:
 def optional_reader() -> Any:
     """Dependency: anonymous callers pass (they see disclosed data); tokens must match the ward."""
 
-    def check(ward: str, principal: CurrentPrincipal) -> Principal:
+    async def check(ward: str, principal: CurrentPrincipal) -> Principal:
         if not principal.is_anonymous and not principal.acts_for(ward):
             raise deny(principal, ward, f"a token for ward {principal.ward!r} cannot read {ward!r}")
         return principal

@@ -88,7 +88,9 @@ async def live_registry(
 ) -> AsyncIterator[LiveRegistry]:
     app = bootstrap(settings, store=store)
     async with serve(app) as client:
-        yield LiveRegistry(client, app.state.ctx, settings)
+        live = LiveRegistry(client, app.state.ctx, settings)
+        await live.caught_up()  # the built-in wards, onboarded at start, are in the read model
+        yield live
 
 
 @pytest.fixture
