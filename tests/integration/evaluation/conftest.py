@@ -33,6 +33,7 @@ from shared.policy import load_builtin_pack, pack_hash
 from shared.projections.inbox import inbox
 from shared.service import ServiceContext
 from shared.settings import Settings
+from shared.testing.http import assert_problem as assert_problem
 from shared.testing.http import serve
 from shared.testing.services import redis_url
 from shared.web.auth import issue_token
@@ -329,11 +330,3 @@ async def evaluation(
         await live.ward_known("nerima")
         await live.ward_known("ota")
         yield live
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM_JSON)
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status and body["title"] and body["type"]
-    return body

@@ -21,6 +21,7 @@ from shared.eventstore.store import EventStore
 from shared.projections.inbox import inbox
 from shared.service import ServiceContext
 from shared.settings import Settings
+from shared.testing.http import assert_problem as assert_problem
 from shared.testing.http import serve
 from shared.testing.services import redis_url
 from shared.web.auth import issue_token
@@ -112,11 +113,3 @@ async def any_registry(
         store = EventStore(Database(url, schema=schema))
     async with live_registry(registry_settings(stream_names, tmp_path), store) as live:
         yield live
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM_JSON)
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status and body["title"] and body["type"]
-    return body
