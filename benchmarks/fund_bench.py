@@ -1,14 +1,17 @@
 """Fund figures: donations per second through HTTP on PostgreSQL, and latency at 500/s.
 
-A real uvicorn server of the fund app runs in its own process on a fresh PostgreSQL schema
-(dropped afterwards); the load generator (concurrent httpx clients, one connection each) runs
-in this process on the same machine. Every donation carries its own Idempotency-Key and gets a
+The fund runs as ``kyodo serve fund --role api`` and ``--role workers`` do: the HTTP API in one
+uvicorn process and its relay and consumers in another, on a fresh PostgreSQL schema (dropped
+afterwards). The load generator (lean keep-alive connections, one request in flight on each)
+runs in this process on the same machine. Every donation carries its own Idempotency-Key and gets a
 receipt number; afterwards the receipts are checked for gaps.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import socket
 import subprocess
 import sys
@@ -25,6 +28,7 @@ from redis.asyncio import Redis
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.http_load import HttpConnection, post_request
 from services.fund.events import DONATION_RECEIVED
 from services.registry.app import onboard_builtin_wards
 from shared.bus import OutboxRelay, StreamNames
@@ -67,6 +71,28 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds of the API process, the workers process and this one since creation."""
+
+    def __init__(self, api: int, workers: int) -> None:
+        self.pids = (api, workers)
+        self.start = self._now()
+
+    def _now(self) -> tuple[float, float, float]:
+        api, workers = (process_cpu_seconds(pid) for pid in self.pids)
+        return api, workers, time.process_time()
+
+    def seconds(self) -> tuple[float, float, float]:
+        now = self._now()
+        return now[0] - self.start[0], now[1] - self.start[1], now[2] - self.start[2]
+
+
 def body(i: int) -> dict[str, object]:
     ward = WARDS[i % len(WARDS)]
     designation: dict[str, str] = (
@@ -87,62 +113,68 @@ def body(i: int) -> dict[str, object]:
 
 
 class Load:
-    """Concurrent httpx clients, each with one keep-alive connection to the server."""
+    """Concurrent keep-alive connections (:mod:`benchmarks.http_load`), one request in flight on
+    each; every donation has its own Idempotency-Key."""
 
-    def __init__(self, base_url: str, settings: Settings) -> None:
-        # httpcore tries ``import sniffio`` on every request; where it is not installed, that
-        # failed import searches sys.path each time. A cached miss keeps the load generator lean.
-        sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
-        self.clients = [httpx.AsyncClient(base_url=base_url, timeout=30) for _ in range(CLIENTS)]
+    def __init__(self, port: int, settings: Settings) -> None:
+        self.port = port
+        self.connections: list[HttpConnection] = []
         self.tokens = {
             ward: f"Bearer {issue_token(settings, ward=ward, roles=['finance'])}" for ward in WARDS
         }
 
-    async def close(self) -> None:
-        for client in self.clients:
-            await client.aclose()
+    async def open(self) -> None:
+        opening = [HttpConnection("127.0.0.1", self.port).open() for _ in range(CLIENTS)]
+        self.connections = list(await asyncio.gather(*opening))
 
-    async def donate(self, client: httpx.AsyncClient, i: int) -> bool:
+    async def close(self) -> None:
+        for connection in self.connections:
+            connection.close()
+
+    def request(self, i: int) -> bytes:
         ward = WARDS[i % len(WARDS)]
         headers = {"Authorization": self.tokens[ward], "Idempotency-Key": uuid.uuid4().hex}
-        response = await client.post(f"/v1/wards/{ward}/donations", json=body(i), headers=headers)
-        return response.status_code == 201
+        payload = json.dumps(body(i), ensure_ascii=False).encode()
+        return post_request("127.0.0.1", f"/v1/wards/{ward}/donations", headers, payload)
+
+    async def donate(self, connection: HttpConnection, i: int) -> bool:
+        return await connection.send(self.request(i)) == 201
 
     async def closed_loop(self, total: int, start: int, seconds: float = 600.0) -> Run:
         """As fast as the server answers: every client sends its next request on an answer."""
         run, next_i = Run(), iter(range(start, start + total))
         deadline = time.perf_counter() + seconds
 
-        async def worker(client: httpx.AsyncClient) -> None:
+        async def worker(connection: HttpConnection) -> None:
             for i in next_i:
                 if time.perf_counter() > deadline:
                     return
                 began = time.perf_counter()
-                ok = await self.donate(client, i)
+                ok = await self.donate(connection, i)
                 if ok:
                     run.latencies_ms.append((time.perf_counter() - began) * 1000)
                 else:
                     run.failures += 1
 
         began = time.perf_counter()
-        await asyncio.gather(*(worker(c) for c in self.clients))
+        await asyncio.gather(*(worker(c) for c in self.connections))
         run.seconds = time.perf_counter() - began
         return run
 
     async def fixed_rate(self, rate: int, seconds: float, start: int) -> Run:
         """Open loop: request i is due at i/rate; its latency counts from when it was due."""
         run, total = Run(), int(rate * seconds)
-        idle: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
-        for client in self.clients:
-            idle.put_nowait(client)
+        idle: asyncio.Queue[HttpConnection] = asyncio.Queue()
+        for connection in self.connections:
+            idle.put_nowait(connection)
         began = time.perf_counter()
 
         async def one(i: int, due: float) -> None:
-            client = await idle.get()
+            connection = await idle.get()
             try:
-                ok = await self.donate(client, start + i)
+                ok = await self.donate(connection, start + i)
             finally:
-                idle.put_nowait(client)
+                idle.put_nowait(connection)
             if ok:
                 run.latencies_ms.append((time.perf_counter() - due) * 1000)
             else:
@@ -216,23 +248,28 @@ async def measure(console: Console, url: str, schema: str) -> list[tuple[str, st
         base_url = f"http://127.0.0.1:{port}"
         command = [sys.executable, "-m", "benchmarks.fund_server", str(port), url, schema]
         command += [redis_server.url, settings.stream_prefix, str(workdir)]
-        server = subprocess.Popen(command)
-        load = Load(base_url, settings)
+        server = subprocess.Popen([*command, "api"])
+        workers = subprocess.Popen([*command[:3], str(free_port()), *command[4:], "workers"])
+        load = Load(port, settings)
         try:
             await publish_wards(settings, workdir)
             await wait_until_ready(base_url, server)
+            await load.open()
             warm = await load.closed_loop(WARMUP, 0)
             console.print(
                 f"donations for {THROUGHPUT_SECONDS:.0f} s, {CLIENTS} concurrent clients…"
             )
+            cpu = CpuMeter(server.pid, workers.pid)
             busy = await load.closed_loop(THROUGHPUT_DONATIONS, WARMUP, THROUGHPUT_SECONDS)
+            api_cpu, workers_cpu, own_cpu = cpu.seconds()
             await asyncio.sleep(1.0)
             console.print(f"{FIXED_RATE} donations/s for {FIXED_SECONDS} s…")
             steady = await load.fixed_rate(FIXED_RATE, FIXED_SECONDS, WARMUP + THROUGHPUT_DONATIONS)
         finally:
             await load.close()
-            server.terminate()
-            server.wait(timeout=30)
+            for process in (server, workers):
+                process.terminate()
+                process.wait(timeout=30)
         issued, gaps = receipt_gaps(url, schema)
     accepted = warm.done + busy.done + steady.done
     refused = warm.failures + busy.failures + steady.failures
@@ -244,6 +281,12 @@ async def measure(console: Console, url: str, schema: str) -> list[tuple[str, st
             f"{busy.done:,} in {busy.seconds:.1f} s, {CLIENTS} clients (target ≥ 1,200/s)",
         ),
         ("  latency p50 / p99", f"{busy.percentile(0.5):.1f} / {busy.percentile(0.99):.1f} ms", ""),
+        (
+            "  CPU per donation",
+            f"{api_cpu / busy.done * 1e6:,.0f} µs API",
+            f"{workers_cpu / busy.done * 1e6:,.0f} µs relay and consumer process (in the same "
+            f"seconds), {own_cpu / busy.done * 1e6:,.0f} µs load generator",
+        ),
         (
             f"p99 at {FIXED_RATE} donations/s",
             f"{steady.percentile(0.99):.1f} ms",

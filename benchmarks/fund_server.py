@@ -1,6 +1,8 @@
 """The fund app under uvicorn in its own process, on a given PostgreSQL schema (for fund_bench).
 
-Usage: python -m benchmarks.fund_server PORT POSTGRES_URL SCHEMA REDIS_URL STREAM_PREFIX DATA_DIR
+Usage: python -m benchmarks.fund_server PORT POSTGRES_URL SCHEMA REDIS_URL STREAM_PREFIX DATA_DIR ROLE
+
+ROLE is the process role (all, api or workers), as ``kyodo serve fund --role``.
 """
 
 from __future__ import annotations
@@ -16,8 +18,12 @@ from shared.eventstore.store import EventStore
 from shared.settings import Settings
 
 
-def main(port: str, url: str, schema: str, redis_url: str, prefix: str, data_dir: str) -> None:
-    settings = Settings(redis_url=redis_url, stream_prefix=prefix, data_dir=Path(data_dir))
+def main(
+    port: str, url: str, schema: str, redis_url: str, prefix: str, data_dir: str, role: str
+) -> None:
+    settings = Settings(
+        redis_url=redis_url, stream_prefix=prefix, data_dir=Path(data_dir), process_role=role
+    )
     app = bootstrap(settings, store=EventStore(Database(url, schema=schema)))
     uvicorn.run(
         app, host="127.0.0.1", port=int(port), log_level="warning", access_log=False, lifespan="on"
@@ -25,4 +31,4 @@ def main(port: str, url: str, schema: str, redis_url: str, prefix: str, data_dir
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:7])
+    main(*sys.argv[1:8])

@@ -176,9 +176,12 @@ def build_service(
     if settings.otlp_endpoint:
         install_meter_provider(spec.name, settings.otlp_endpoint)
 
+    role = settings.process_role
+    runs_workers = workers and role != "api"
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await start_context(spec, context, workers=workers)
+        await start_context(spec, context, workers=runs_workers)
         try:
             yield
         finally:
@@ -196,7 +199,7 @@ def build_service(
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(TraceMiddleware, service=spec.name)
     app.include_router(health_router())
-    for router in spec.routers:
+    for router in spec.routers if role != "workers" else ():
         app.include_router(router)
     return app
 

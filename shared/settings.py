@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,11 @@ class Settings(BaseSettings):
     stream_prefix: str = "kyodo"
     partitions: int = Field(default=8, ge=1, le=1024)
 
+    process_role: Literal["all", "api", "workers"] = Field(
+        default="all",
+        description="all: the HTTP API with the relay and consumers in one process; api: the "
+        "HTTP API only; workers: the relay and consumers only (with the health routes).",
+    )
     relay_batch: int = Field(default=1000, ge=1, le=10_000)
     relay_idle_sleep: float = 0.005
     consumer_batch: int = Field(default=500, ge=1, le=10_000)

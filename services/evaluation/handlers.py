@@ -7,7 +7,6 @@ model; a round carries what its later steps need from the moment it opens. A rep
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -37,6 +36,7 @@ from shared.errors import InvalidCommand, NotFound
 from shared.events import EventEnvelope, NewEvent
 from shared.eventstore.store import AppendContext, AppendResult, EventStore
 from shared.handling import Aggregate, load
+from shared.ids import new_id
 from shared.policy import fiscal_year
 from shared.projections.queries import Row
 
@@ -81,7 +81,7 @@ async def open_round(
     project = queries.snapshot_of(row)
     if opening.occasion == INTERIM:
         occasion = interim_occasion(project, row["ended_on"], today)
-        round_id = str(uuid.uuid4())
+        round_id = new_id()
     else:
         occasion = _scheduled(row, policy, opening)
         round_id = scheduled_round_id(ward, project.project_id, occasion.kind, occasion.key[1])

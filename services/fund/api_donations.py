@@ -6,7 +6,6 @@ auditors also see the donor's personal data.
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -26,6 +25,7 @@ from services.fund.views import (
     statement_from_row,
 )
 from services.fund.web import Context, Finance, Fund, Reader, build, sees_personal_data
+from shared.ids import new_id
 from shared.web.commands import append_context
 
 router = APIRouter(prefix="/v1/wards/{ward}", tags=["donations"])
@@ -54,7 +54,7 @@ async def receive_donation(
         payload=body.model_dump(mode="json"),
         require_idempotency_key=True,
     )
-    command = build(ReceiveDonation, ward=ward, donation_id=str(uuid.uuid4()), **dict(body))
+    command = build(ReceiveDonation, ward=ward, donation_id=new_id(), **dict(body))
     result = await fund.receive_donation(command, context)
     received = next(e for e in result.events if e.event_type == DONATION_RECEIVED)
     response.headers["Location"] = f"/v1/wards/{ward}/donations/{received.data['donation_id']}"
@@ -105,7 +105,7 @@ async def refund_donation(
         RefundDonation,
         ward=ward,
         donation_id=donation_id,
-        refund_id=str(uuid.uuid4()),
+        refund_id=new_id(),
         **dict(body),
     )
     decided = await fund.refund_donation(command, context)

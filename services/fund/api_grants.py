@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -29,6 +28,7 @@ from services.fund.views import (
     movement_from_event,
 )
 from services.fund.web import Context, Finance, Fund, Reader, build, sees_personal_data
+from shared.ids import new_id
 from shared.web.commands import append_context
 
 router = APIRouter(prefix="/v1/wards/{ward}", tags=["grants"])
@@ -48,7 +48,7 @@ async def award_grant(
 ) -> GrantView:
     """Award a grant funded only from matching money; not enough → 409 with what is missing."""
     context = append_context(request, principal, ward, payload=body.model_dump(mode="json"))
-    command = build(AwardGrant, ward=ward, grant_id=str(uuid.uuid4()), **dict(body))
+    command = build(AwardGrant, ward=ward, grant_id=new_id(), **dict(body))
     decided = await fund.award_grant(command, context)
     awarded = next(e for e in decided.result.events if e.event_type == GRANT_AWARDED)
     response.headers["Location"] = f"/v1/wards/{ward}/grants/{awarded.data['grant_id']}"
@@ -92,7 +92,7 @@ async def disburse(
         DisburseGrant,
         ward=ward,
         grant_id=grant_id,
-        disbursement_id=str(uuid.uuid4()),
+        disbursement_id=new_id(),
         **dict(body),
     )
     decided = await fund.disburse(command, context)
@@ -115,7 +115,7 @@ async def return_funds(
     """Unused money goes back to the lots it came from, keeping their designation."""
     context = append_context(request, principal, ward, payload=body.model_dump(mode="json"))
     command = build(
-        ReturnGrantFunds, ward=ward, grant_id=grant_id, return_id=str(uuid.uuid4()), **dict(body)
+        ReturnGrantFunds, ward=ward, grant_id=grant_id, return_id=new_id(), **dict(body)
     )
     decided = await fund.return_funds(command, context)
     returned = next(e for e in decided.result.events if e.event_type == GRANT_FUNDS_RETURNED)

@@ -11,7 +11,6 @@ Who may do what:
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -63,6 +62,7 @@ from services.proposals.web import (
     visibility_of,
 )
 from shared.errors import NotFound
+from shared.ids import new_id
 from shared.web.auth import Principal
 from shared.web.commands import append_context
 
@@ -81,7 +81,7 @@ STATUSES = "^(draft|under_review|ineligible|adopted|rejected|revise|withdrawn)$"
 async def open_call(
     ward: str, body: CallOpening, request: Request, response: Response, ctx: Context, staff: Staff
 ) -> CallView:
-    command = build(OpenCall, ward=ward, call_id=str(uuid.uuid4()), **dict(body))
+    command = build(OpenCall, ward=ward, call_id=new_id(), **dict(body))
     context = append_context(request, staff, ward, payload=body.model_dump(mode="json"))
     outcome = await handlers.open_call(ctx.store, ctx.database, command, context)
     assert outcome.state is not None
@@ -130,7 +130,7 @@ async def draft_proposal(
     command = build(
         DraftProposal,
         ward=ward,
-        proposal_id=str(uuid.uuid4()),
+        proposal_id=new_id(),
         by_actor=member_actor(member),
         **dict(body),
     )

@@ -13,7 +13,6 @@ Who may do what:
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 from typing import Annotated, Any
 
@@ -65,6 +64,7 @@ from services.registry.web import (
     set_etag,
 )
 from shared.errors import InvalidCommand, NotFound
+from shared.ids import new_id
 from shared.web.auth import Principal, optional_reader, require
 from shared.web.commands import append_context
 
@@ -140,7 +140,7 @@ async def register_actor(
     ctx: Context,
     principal: Registrant,
 ) -> ActorView:
-    actor_id = str(uuid.uuid4())
+    actor_id = new_id()
     command = build(RegisterActor, ward=ward, actor_id=actor_id, **dict(body))
     context = append_context(request, principal, ward, payload=body.model_dump(mode="json"))
     outcome = await handlers.register_actor(
@@ -306,7 +306,7 @@ async def announce_activity(
     principal: Registrant,
 ) -> ActivityView:
     require_staff_or_member(principal, ward, body.actor_id)
-    activity_id = str(uuid.uuid4())
+    activity_id = new_id()
     command = build(AnnounceActivity, ward=ward, activity_id=activity_id, **dict(body))
     context = append_context(request, principal, ward, payload=body.model_dump(mode="json"))
     outcome = await handlers.announce_activity(ctx.store, command, context)

@@ -99,13 +99,22 @@ def serve(
     service: Annotated[str, typer.Argument(help="registry, proposals, fund, evaluation or audit")],
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
+    role: Annotated[
+        str | None,
+        typer.Option(
+            help="all (default): the API with its relay and consumers; api: the HTTP API only; "
+            "workers: the relay and consumers only, e.g. in a process of their own on another core"
+        ),
+    ] = None,
 ) -> None:
     """Run one service (as docker-compose and Kubernetes do), with its relay and consumers."""
     import uvicorn
 
     from shared.cli.discovery import available_services
 
-    settings = Settings()
+    if role not in (None, "all", "api", "workers"):
+        raise typer.BadParameter(f"unknown role {role!r}; known: all, api, workers")
+    settings = Settings() if role is None else Settings(process_role=role)
     services = available_services()
     if service not in services:
         raise typer.BadParameter(f"unknown service {service!r}; known: {', '.join(services)}")

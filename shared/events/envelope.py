@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from shared.ids import new_uuid
+
 Role = Literal[
     "platform_admin",
     "ward_admin",
@@ -52,7 +54,7 @@ class NewEvent(BaseModel):
     event_type: str = Field(pattern=r"^[a-z]+\.[A-Z][A-Za-z]+$")
     data: dict[str, Any]
     schema_version: int = Field(default=1, ge=1)
-    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    event_id: uuid.UUID = Field(default_factory=new_uuid)
 
 
 class EnvelopeBody(BaseModel):

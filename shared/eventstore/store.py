@@ -8,7 +8,6 @@ relay, which tails by position, can never skip an event that commits late.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +23,7 @@ from shared.db import Database
 from shared.errors import ConcurrencyError, IdempotencyConflict
 from shared.events.envelope import EventActor, EventEnvelope, NewEvent
 from shared.eventstore.schema import events, idempotency_keys, metadata, relay_cursors
+from shared.ids import new_id
 from shared.telemetry.context import current_traceparent
 from shared.telemetry.metrics import appended_events
 from shared.telemetry.tracing import append_span, traceparent_of, tracer
@@ -315,7 +315,7 @@ def _prepare(
 ) -> _Prepared:
     expected: dict[str, int | None] = {}
     documents: list[tuple[str, int, dict[str, Any]]] = []
-    correlation_id = context.correlation_id or str(uuid.uuid4())
+    correlation_id = context.correlation_id or new_id()
     actor = context.actor.model_dump(mode="json")
     for append in appends:
         if append.stream_id in expected:

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+)
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from shared.telemetry.context import context_from_traceparent
@@ -17,10 +25,50 @@ tracer = trace.get_tracer("kyodo")
 TRACEPARENT_KEY = '"traceparent":"'
 
 
+class WhileExporting(Sampler):
+    """Records spans only once something exports them (parent-based then).
+
+    Until then every span is non-recording but still carries its trace id, so the traceparent
+    kept in each envelope joins the request, the append, the relay and the consumers as before,
+    at a fraction of the cost of spans that nobody reads.
+    """
+
+    def __init__(self) -> None:
+        self.exporting = False
+        self._recording = ParentBased(ALWAYS_ON)
+
+    def should_sample(self, *args: Any, **kwargs: Any) -> SamplingResult:
+        sampler = self._recording if self.exporting else ALWAYS_OFF
+        return sampler.should_sample(*args, **kwargs)
+
+    def get_description(self) -> str:
+        return "WhileExporting"
+
+
+class KyodoTracerProvider(TracerProvider):
+    """A tracer provider whose spans are recorded from the first span processor on."""
+
+    def __init__(self, resource: Resource) -> None:
+        self.gate = WhileExporting()
+        super().__init__(resource=resource, sampler=self.gate)
+
+    def add_span_processor(self, span_processor: SpanProcessor) -> None:
+        super().add_span_processor(span_processor)
+        self.gate.exporting = True
+
+
+def spans_recorded() -> bool:
+    """False while the installed provider records nothing: per-event spans can be skipped."""
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, KyodoTracerProvider):
+        return provider.gate.exporting
+    return isinstance(provider, TracerProvider)
+
+
 def build_tracer_provider(
     service: str, *, otlp_endpoint: str | None = None, exporter: SpanExporter | None = None
 ) -> TracerProvider:
-    provider = TracerProvider(resource=Resource.create({"service.name": f"kyodo-{service}"}))
+    provider = KyodoTracerProvider(Resource.create({"service.name": f"kyodo-{service}"}))
     processor: SpanProcessor | None = None
     if exporter is not None:
         from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -69,6 +117,9 @@ def traceparent_in(body: str) -> str | None:
 @contextmanager
 def relay_spans(service: str, rows: Sequence[tuple[int, str, str]]) -> Iterator[None]:
     """A publish span for each relayed event that belongs to a trace."""
+    if not spans_recorded():
+        yield
+        return
     with ExitStack() as stack:
         for position, ward, body in rows:
             parent = context_from_traceparent(traceparent_in(body))
@@ -86,6 +137,9 @@ def relay_spans(service: str, rows: Sequence[tuple[int, str, str]]) -> Iterator[
 
 @contextmanager
 def consume_spans(group: str, traceparents: Sequence[str | None]) -> Iterator[None]:
+    if not spans_recorded():
+        yield
+        return
     with ExitStack() as stack:
         for traceparent in traceparents:
             parent = context_from_traceparent(traceparent)

@@ -45,9 +45,26 @@ class Principal:
 ANONYMOUS = Principal(subject="anonymous", ward="", roles=frozenset())
 
 
+VERIFIED_TOKENS_KEPT = 4096
+
+
+@dataclass(frozen=True)
+class _Verified:
+    principal: Principal
+    expires_at: float
+
+
 class TokenVerifier:
+    """Verifies bearer tokens; a token already verified is known until it expires.
+
+    A client sends the same token on every request; checking its signature and claims once per
+    token rather than once per request is what keeps authentication off the hot path. The
+    signature of the same bytes cannot change, and expiry is checked on every use.
+    """
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._verified: dict[str, _Verified] = {}
         self._jwks: jwt.PyJWKClient | None = (
             jwt.PyJWKClient(settings.jwks_url) if settings.jwks_url else None
         )
@@ -64,6 +81,16 @@ class TokenVerifier:
         return self.settings.jwt_secret
 
     def verify(self, token: str) -> Principal:
+        known = self._verified.get(token)
+        if known is not None and time.time() < known.expires_at:
+            return known.principal
+        principal, expires_at = self._verify(token)
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = _Verified(principal, expires_at)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -79,12 +106,13 @@ class TokenVerifier:
         unknown = roles.difference(ROLES)
         if unknown:
             raise Unauthorized(f"unknown roles in token: {sorted(unknown)}")
-        return Principal(
+        principal = Principal(
             subject=str(claims["sub"]),
             ward=str(claims["ward"]),
             roles=roles,
             actor_id=claims.get("actor"),
         )
+        return principal, float(claims["exp"])
 
 
 def issue_token(

@@ -207,3 +207,27 @@ async def test_readiness_fails_when_redis_is_unreachable(tmp_path: Path) -> None
         assert ready.status_code == 503
         assert ready.json()["checks"]["redis"] is False
         assert (await http.get("/health/live")).status_code == 200
+
+
+async def test_an_api_process_and_a_workers_process_together_serve_one_service(
+    settings: Settings, redis: Redis
+) -> None:
+    """The API on one core, the relay and consumer on another: a write still reaches the
+    read model, the API process runs no workers and the workers process serves no API."""
+    api = build_service(SPEC, settings.model_copy(update={"process_role": "api"}))
+    workers = build_service(SPEC, settings.model_copy(update={"process_role": "workers"}))
+    async with serve(api) as api_http, serve(workers) as workers_http:
+        assert api.state.ctx.tasks == []
+        assert len(workers.state.ctx.tasks) >= 2
+        for http in (api_http, workers_http):
+            assert (await http.get("/health/ready")).status_code == 200
+        headers = bearer(settings, "nerima", "finance")
+        gift = await workers_http.post(
+            "/v1/wards/nerima/gifts", json={"amount": 1}, headers=headers
+        )
+        assert gift.status_code == 404
+        response = await api_http.post(
+            "/v1/wards/nerima/gifts", json={"amount": 700}, headers=headers
+        )
+        assert response.status_code == 201
+        assert await wait_for_total(api_http, "nerima", 1) == {"gifts": 1, "yen": 700}

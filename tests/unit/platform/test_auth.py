@@ -74,3 +74,26 @@ def test_only_platform_roles_act_across_wards() -> None:
     assert auditor.acts_for("ota") and auditor.acts_for("nerima")
     assert not star_staff.acts_for("ota")
     assert staff.acts_for("nerima") and not staff.acts_for("ota")
+
+
+def test_a_verified_token_is_refused_once_it_expires() -> None:
+    settings = Settings()
+    verifier = TokenVerifier(settings)
+    expires = time.time() + 1.0
+    token = jwt.encode(claims(exp=int(expires) + 1), settings.jwt_secret, algorithm="HS256")
+    assert verifier.verify(token).ward == "nerima"
+    assert verifier.verify(token).ward == "nerima"  # known: no second signature check
+    time.sleep(max(0.0, int(expires) + 1 - time.time()) + 0.05)
+    with pytest.raises(Unauthorized):
+        verifier.verify(token)
+
+
+def test_a_token_with_a_tampered_signature_is_refused_after_the_genuine_one() -> None:
+    settings = Settings()
+    verifier = TokenVerifier(settings)
+    token = jwt.encode(claims(), settings.jwt_secret, algorithm="HS256")
+    verifier.verify(token)
+    header, payload, signature = token.split(".")
+    flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
+    with pytest.raises(Unauthorized):
+        verifier.verify(f"{header}.{payload}.{flipped}")

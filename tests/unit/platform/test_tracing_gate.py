@@ -1,0 +1,47 @@
+"""Spans are recorded only once something exports them; trace ids flow either way."""
+
+from __future__ import annotations
+
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from shared.telemetry.tracing import KyodoTracerProvider, build_tracer_provider, traceparent_of
+
+
+def provider() -> KyodoTracerProvider:
+    built = build_tracer_provider("gate-test")
+    assert isinstance(built, KyodoTracerProvider)
+    return built
+
+
+def test_without_an_exporter_spans_are_not_recorded_but_carry_the_trace() -> None:
+    tracer = provider().get_tracer("test")
+    with tracer.start_as_current_span("request") as request:
+        child = tracer.start_span("append")
+    assert not request.is_recording()
+    assert not child.is_recording()
+    assert child.get_span_context().trace_id == request.get_span_context().trace_id
+    assert child.get_span_context().is_valid
+    traceparent = traceparent_of(child)
+    assert traceparent is not None
+    assert f"{request.get_span_context().trace_id:032x}" in traceparent
+
+
+def test_spans_are_recorded_and_exported_from_the_first_processor_on() -> None:
+    gated = provider()
+    exporter = InMemorySpanExporter()
+    gated.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = gated.get_tracer("test")
+    with tracer.start_as_current_span("request") as request:
+        tracer.start_span("append").end()
+    assert request.is_recording() is False  # ended
+    names = {span.name for span in exporter.get_finished_spans()}
+    assert names == {"request", "append"}
+
+
+def test_an_exporter_given_at_build_time_records_at_once() -> None:
+    exporter = InMemorySpanExporter()
+    built = build_tracer_provider("gate-test", exporter=exporter)
+    with built.get_tracer("test").start_as_current_span("request"):
+        pass
+    assert [span.name for span in exporter.get_finished_spans()] == ["request"]
