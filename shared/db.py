@@ -19,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 
 T = TypeVar("T")
+SCHEMA_LOCK_KEY = 0x6B796F646F5F  # serialises CREATE SCHEMA/TABLE across processes
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -111,17 +112,18 @@ class Database:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(pool, functools.partial(function, *args))
 
-    def ensure_schema(self) -> None:
-        if self.schema and self.is_postgres:
-            with self.engine.begin() as connection:
-                connection.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
-
     async def create_all(self, metadata: sa.MetaData) -> None:
         await self._submit(self._writer, self._create_all, metadata)
 
     def _create_all(self, metadata: sa.MetaData) -> None:
-        self.ensure_schema()
-        metadata.create_all(self.engine)
+        """Create what is missing, one process at a time: an API and a workers process of one
+        service start together, and two unserialised CREATE TABLEs of one table collide."""
+        with self.engine.begin() as connection:  # BEGIN IMMEDIATE on SQLite
+            if self.is_postgres:
+                connection.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
+                if self.schema:
+                    connection.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+            metadata.create_all(connection)
 
     def dispose(self) -> None:
         self._writer.shutdown(wait=True)

@@ -36,6 +36,7 @@ from shared.telemetry.tracing import (
     install_tracer_provider,
 )
 from shared.web.auth import TokenVerifier
+from shared.web.bodies import add_documented_schemas
 from shared.web.limits import BodySizeLimit
 from shared.web.problems import install_problem_handlers
 
@@ -201,7 +202,19 @@ def build_service(
     app.include_router(health_router())
     for router in spec.routers if role != "workers" else ():
         app.include_router(router)
+    _document_hot_route_bodies(app)
     return app
+
+
+def _document_hot_route_bodies(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = add_documented_schemas(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def health_router() -> APIRouter:

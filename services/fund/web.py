@@ -15,6 +15,7 @@ from shared.web.auth import Principal, optional_reader, require
 M = TypeVar("M", bound=BaseModel)
 PERSONAL_DATA_ROLES = ("finance", "auditor")
 REPORT_ROLES = ("finance", "auditor", "ward_admin")
+FINANCE_ROLES = ("finance",)
 
 
 async def fund_service(request: Request) -> FundService:
@@ -25,7 +26,7 @@ async def fund_service(request: Request) -> FundService:
 Context = Annotated[ServiceContext, Depends(service_context)]
 Fund = Annotated[FundService, Depends(fund_service)]
 Reader = Annotated[Principal, optional_reader()]
-Finance = Annotated[Principal, require("finance")]
+Finance = Annotated[Principal, require(*FINANCE_ROLES)]
 WardAdmin = Annotated[Principal, require("ward_admin")]
 ReportReader = Annotated[Principal, require(*REPORT_ROLES)]
 

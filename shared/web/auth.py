@@ -168,19 +168,22 @@ def deny(principal: Principal, ward: str, reason: str) -> Forbidden:
     return Forbidden(reason, ward=ward)
 
 
+def authorize(principal: Principal, ward: str, roles: tuple[str, ...]) -> Principal:
+    """The principal, if it acts for ``ward`` and holds one of ``roles`` (any, if none)."""
+    if principal.is_anonymous:
+        raise Unauthorized("this route needs a bearer token")
+    if not principal.acts_for(ward):
+        raise deny(principal, ward, f"a token for ward {principal.ward!r} cannot act on {ward!r}")
+    if roles and not principal.has(*roles):
+        raise deny(principal, ward, f"this route needs one of the roles {sorted(roles)}")
+    return principal
+
+
 def require(*roles: str) -> Any:
     """Dependency: the caller acts for the path's ward and holds one of ``roles``."""
 
     async def check(ward: str, principal: CurrentPrincipal) -> Principal:
-        if principal.is_anonymous:
-            raise Unauthorized("this route needs a bearer token")
-        if not principal.acts_for(ward):
-            raise deny(
-                principal, ward, f"a token for ward {principal.ward!r} cannot act on {ward!r}"
-            )
-        if roles and not principal.has(*roles):
-            raise deny(principal, ward, f"this route needs one of the roles {sorted(roles)}")
-        return principal
+        return authorize(principal, ward, roles)
 
     return Depends(check)
 

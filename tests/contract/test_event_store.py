@@ -221,3 +221,16 @@ async def test_concurrent_batches_keep_a_counter_gapless(store: EventStore) -> N
     taken = await asyncio.gather(*(take_numbers(t) for t in "abc"))
     versions = [e.version for e in await store.read_stream("counter")]
     assert versions == list(range(1, sum(taken) + 1))
+
+
+async def test_processes_creating_the_same_tables_at_once_all_succeed(database: Database) -> None:
+    """An API and a workers process of one service start together on a fresh schema."""
+    twins = [Database(str(database.engine.url), schema=database.schema) for _ in range(4)]
+    try:
+        await asyncio.gather(*(EventStore(twin).create_tables() for twin in twins))
+    finally:
+        for twin in twins:
+            twin.dispose()
+    store = EventStore(database)
+    await store.append("s-1", 0, happened(), context())
+    assert [e.version for e in await store.read_stream("s-1")] == [1]

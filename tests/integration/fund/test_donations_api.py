@@ -152,3 +152,28 @@ async def test_personal_data_is_only_inside_personal_in_the_stored_event(world: 
     assert "匿名希望" not in text and "大森北" not in text and "03-1111" not in text
     assert received.data["personal"]["name"] == "匿名希望 太郎"
     assert received.actor.role == "finance" and received.policy_version == 1
+
+
+async def test_the_donation_route_documents_its_body_and_answer(world: World) -> None:
+    openapi = await world.fund.get_json("/openapi.json")
+    route = openapi["paths"]["/v1/wards/{ward}/donations"]["post"]
+    body_schema = route["requestBody"]["content"]["application/json"]["schema"]
+    assert body_schema == {"$ref": "#/components/schemas/DonationBody"}
+    answer = route["responses"]["201"]["content"]["application/json"]["schema"]
+    assert answer == {"$ref": "#/components/schemas/DonationView"}
+    schemas = openapi["components"]["schemas"]
+    donation = schemas["DonationBody"]
+    assert set(donation["required"]) >= {"amount_yen", "received_on", "designation", "donor"}
+    assert donation["properties"]["donor"] == {"$ref": "#/components/schemas/Donor"}
+    assert "Donor" in schemas and "FieldDesignation" in schemas
+
+
+async def test_a_malformed_donation_body_is_a_validation_problem(world: World) -> None:
+    fund = world.fund
+    headers = {**fund.finance("ota", key="malformed-1"), "Content-Type": "application/json"}
+    response = await fund.client.post(
+        "/v1/wards/ota/donations", content=b'{"amount_yen": 1000,', headers=headers
+    )
+    problem = assert_problem(response, 422)
+    assert problem["errors"][0]["loc"][0] == "body"
+    assert await fund.event_count() == 0
