@@ -173,9 +173,7 @@ class EventStore:
         for index, (item, prepare) in enumerate(zip(items, prepared, strict=True)):
             batch.decide(index, item.context, prepare)
         if batch.rows:
-            statement = sa.insert(events).returning(events.c.position, sort_by_parameter_order=True)
-            positions = [int(p) for p in connection.execute(statement, batch.rows).scalars().all()]
-            batch.inserted(positions)
+            batch.inserted(_insert_events(connection, batch.rows))
             keys = batch.key_rows(self.clock())
             if keys:
                 connection.execute(sa.insert(idempotency_keys), keys)
@@ -208,8 +206,7 @@ class EventStore:
         if not prepared.documents:
             return AppendResult([])
         rows = prepared.rows(versions)
-        statement = sa.insert(events).returning(events.c.position, sort_by_parameter_order=True)
-        positions = [int(p) for p in connection.execute(statement, rows).scalars().all()]
+        positions = _insert_events(connection, rows)
         _remember_key(connection, context, positions, self.clock())
         return AppendResult(
             [
@@ -305,6 +302,30 @@ class _Prepared:
                 }
             )
         return rows
+
+
+_EVENT_COLUMNS = ("event_id", "event_type", "ward", "stream_id", "version", "recorded_at", "body")
+_PG_INSERT_EVENTS = sa.text(
+    "INSERT INTO events (event_id, event_type, ward, stream_id, version, recorded_at, body) "
+    "SELECT * FROM unnest(CAST(:event_id AS varchar[]), CAST(:event_type AS varchar[]), "
+    "CAST(:ward AS varchar[]), CAST(:stream_id AS varchar[]), CAST(:version AS integer[]), "
+    "CAST(:recorded_at AS timestamptz[]), CAST(:body AS text[])) "
+    "RETURNING event_id, position"
+)
+
+
+def _insert_events(connection: sa.Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert rows of the events table; their positions, in the rows' order.
+
+    On PostgreSQL the rows travel as one array per column in a statement whose text never
+    changes (a multi-row VALUES list is new SQL for every batch size, parsed again each time).
+    """
+    if connection.dialect.name != "postgresql":
+        statement = sa.insert(events).returning(events.c.position, sort_by_parameter_order=True)
+        return [int(p) for p in connection.execute(statement, rows).scalars().all()]
+    columns = {name: [row[name] for row in rows] for name in _EVENT_COLUMNS}
+    positions = {str(e): int(p) for e, p in connection.execute(_PG_INSERT_EVENTS, columns)}
+    return [positions[row["event_id"]] for row in rows]
 
 
 def _prepare(
