@@ -15,6 +15,7 @@ import uvicorn
 from services.fund.app import bootstrap
 from shared.db import Database
 from shared.eventstore.store import EventStore
+from shared.service import freeze_startup_heap
 from shared.settings import Settings
 
 
@@ -25,6 +26,7 @@ def main(
         redis_url=redis_url, stream_prefix=prefix, data_dir=Path(data_dir), process_role=role
     )
     app = bootstrap(settings, store=EventStore(Database(url, schema=schema)))
+    freeze_startup_heap()
     uvicorn.run(
         app, host="127.0.0.1", port=int(port), log_level="warning", access_log=False, lifespan="on"
     )

@@ -111,6 +111,7 @@ def serve(
     import uvicorn
 
     from shared.cli.discovery import available_services
+    from shared.service import freeze_startup_heap
 
     if role not in (None, "all", "api", "workers"):
         raise typer.BadParameter(f"unknown role {role!r}; known: all, api, workers")
@@ -119,6 +120,7 @@ def serve(
     if service not in services:
         raise typer.BadParameter(f"unknown service {service!r}; known: {', '.join(services)}")
     fastapi_app = services[service](settings)
+    freeze_startup_heap()
     uvicorn.run(
         fastapi_app,
         host=host or settings.host,
