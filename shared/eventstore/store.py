@@ -421,11 +421,11 @@ def _known_keys(
     wanted = {(_scope(c), c.idempotency_key) for c in contexts if c.idempotency_key is not None}
     if not wanted:
         return {}
+    # By (scope, key), the primary key: a lookup by key alone would scan the whole table.
     query = sa.select(idempotency_keys).where(
-        idempotency_keys.c.key.in_(sorted({key for _scope, key in wanted}))
+        sa.tuple_(idempotency_keys.c.scope, idempotency_keys.c.key).in_(sorted(wanted))
     )
-    rows = connection.execute(query).all()
-    return {(row.scope, row.key): row for row in rows if (row.scope, row.key) in wanted}
+    return {(row.scope, row.key): row for row in connection.execute(query)}
 
 
 def _current_versions(connection: sa.Connection, stream_ids: Sequence[str]) -> dict[str, int]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from shared.db import Database
 from shared.errors import ConcurrencyError, IdempotencyConflict
@@ -234,3 +236,39 @@ async def test_processes_creating_the_same_tables_at_once_all_succeed(database: 
     store = EventStore(database)
     await store.append("s-1", 0, happened(), context())
     assert [e.version for e in await store.read_stream("s-1")] == [1]
+
+
+@pytest.mark.postgres
+async def test_idempotency_keys_of_a_group_commit_are_found_by_index(
+    postgres_schema: tuple[str, str],
+) -> None:
+    """The keys a group commit checks are looked up by their primary key, never by scanning
+    every key ever stored (which grows with every donation a ward receives)."""
+    url, schema = postgres_schema
+    database = Database(url, schema=schema)
+    store = EventStore(database)
+    await store.create_tables()
+    lookups: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "FROM idempotency_keys" in statement:
+            lookups.append((statement, parameters))
+
+    sa.event.listen(database.engine, "before_cursor_execute", capture)
+    try:
+        items = [
+            BatchItem([StreamAppend(f"s{i}", NO_STREAM, happened(1))], keyed(f"k{i}"))
+            for i in range(3)
+        ]
+        await store.append_batch(items)
+    finally:
+        sa.event.remove(database.engine, "before_cursor_execute", capture)
+    assert lookups
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        for statement, parameters in lookups:
+            plan = connection.exec_driver_sql(f"EXPLAIN {statement}", parameters).scalars().all()
+            conditions = [line for line in plan if "Index Cond" in line]
+            assert conditions and all("scope" in line for line in conditions), plan
+            assert not any("Seq Scan" in line for line in plan), plan
+    database.dispose()
