@@ -304,12 +304,11 @@ class _Prepared:
         return rows
 
 
-_EVENT_COLUMNS = ("event_id", "event_type", "ward", "stream_id", "version", "recorded_at", "body")
 _PG_INSERT_EVENTS = sa.text(
     "INSERT INTO events (event_id, event_type, ward, stream_id, version, recorded_at, body) "
-    "SELECT * FROM unnest(CAST(:event_id AS varchar[]), CAST(:event_type AS varchar[]), "
-    "CAST(:ward AS varchar[]), CAST(:stream_id AS varchar[]), CAST(:version AS integer[]), "
-    "CAST(:recorded_at AS timestamptz[]), CAST(:body AS text[])) "
+    "SELECT r->>'event_id', r->>'event_type', r->>'ward', r->>'stream_id', "
+    "(r->>'version')::integer, (r->>'recorded_at')::timestamptz, r->>'body' "
+    "FROM json_array_elements(CAST(:rows AS json)) AS r "
     "RETURNING event_id, position"
 )
 
@@ -317,14 +316,20 @@ _PG_INSERT_EVENTS = sa.text(
 def _insert_events(connection: sa.Connection, rows: list[dict[str, Any]]) -> list[int]:
     """Insert rows of the events table; their positions, in the rows' order.
 
-    On PostgreSQL the rows travel as one array per column in a statement whose text never
-    changes (a multi-row VALUES list is new SQL for every batch size, parsed again each time).
+    On PostgreSQL the rows travel as one JSON text in a statement whose text never changes: a
+    multi-row VALUES list is new SQL for every batch size, parsed again each time, and arrays
+    per column cost the driver three times as much to send as one text.
     """
     if connection.dialect.name != "postgresql":
         statement = sa.insert(events).returning(events.c.position, sort_by_parameter_order=True)
         return [int(p) for p in connection.execute(statement, rows).scalars().all()]
-    columns = {name: [row[name] for row in rows] for name in _EVENT_COLUMNS}
-    positions = {str(e): int(p) for e, p in connection.execute(_PG_INSERT_EVENTS, columns)}
+    payload = json.dumps(
+        [{**row, "recorded_at": row["recorded_at"].isoformat()} for row in rows],
+        ensure_ascii=False,
+    )
+    positions = {
+        str(e): int(p) for e, p in connection.execute(_PG_INSERT_EVENTS, {"rows": payload})
+    }
     return [positions[row["event_id"]] for row in rows]
 
 

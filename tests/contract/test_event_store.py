@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -272,3 +273,16 @@ async def test_idempotency_keys_of_a_group_commit_are_found_by_index(
             assert conditions and all("scope" in line for line in conditions), plan
             assert not any("Seq Scan" in line for line in plan), plan
     database.dispose()
+
+
+async def test_data_with_escapes_and_any_script_comes_back_exactly(store: EventStore) -> None:
+    tricky = {"text": 'quote " backslash \\ newline \n tab \t 寄附 😀 \u2028 end', "n": 10**15}
+    written = await store.append_many(
+        [StreamAppend("tricky", NO_STREAM, [NewEvent(event_type="test.Tricky", data=tricky)])],
+        context(),
+    )
+    [read] = await store.read_stream("tricky")
+    assert read.data == tricky
+    assert read == written.events[0]
+    [(_position, _ward, body)] = await store.read_raw(after=read.position - 1, limit=1)
+    assert json.loads(body)["data"] == tricky
