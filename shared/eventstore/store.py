@@ -176,7 +176,7 @@ class EventStore:
             batch.inserted(_insert_events(connection, batch.rows))
             keys = batch.key_rows(self.clock())
             if keys:
-                connection.execute(sa.insert(idempotency_keys), keys)
+                _insert_keys(connection, keys)
         return batch.outcomes(connection)
 
     async def replay(self, context: AppendContext) -> AppendResult | None:
@@ -331,6 +331,30 @@ def _insert_events(connection: sa.Connection, rows: list[dict[str, Any]]) -> lis
         str(e): int(p) for e, p in connection.execute(_PG_INSERT_EVENTS, {"rows": payload})
     }
     return [positions[row["event_id"]] for row in rows]
+
+
+_PG_INSERT_KEYS = sa.text(
+    "INSERT INTO idempotency_keys "
+    "(scope, key, fingerprint, first_position, last_position, created_at) "
+    "SELECT r->>'scope', r->>'key', r->>'fingerprint', (r->>'first_position')::bigint, "
+    "(r->>'last_position')::bigint, (r->>'created_at')::timestamptz "
+    "FROM json_array_elements(CAST(:rows AS json)) AS r"
+)
+
+
+def _insert_keys(connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    """Remember a group commit's idempotency keys (on PostgreSQL as one JSON text too)."""
+    if connection.dialect.name != "postgresql":
+        connection.execute(sa.insert(idempotency_keys), rows)
+        return
+    connection.execute(_PG_INSERT_KEYS, {"rows": _json_rows(rows, "created_at")})
+
+
+def _json_rows(rows: list[dict[str, Any]], timestamp: str) -> str:
+    """Rows as one JSON array, ``timestamp`` in ISO 8601 (PostgreSQL casts it back)."""
+    return json.dumps(
+        [{**r, timestamp: r[timestamp].isoformat()} for r in rows], ensure_ascii=False
+    )
 
 
 def _prepare(
