@@ -9,6 +9,7 @@ that failed too often to a dead-letter stream with its last error.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import socket
@@ -23,6 +24,7 @@ from shared.bus.streams import TRANSIENT_ERRORS, StreamNames
 from shared.telemetry.metrics import dead_lettered
 
 log = logging.getLogger("kyodo.consumer")
+GC_THRESHOLDS = (20_000, 50, 100)
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class GroupConsumer:
     async def run(self, stop: asyncio.Event) -> None:
         """Read batch N+1 from Redis while batch N is applied; batches still apply in order."""
         self.running = True
+        raise_gc_thresholds()
         reclaim = asyncio.create_task(self._reclaim_loop(stop))
         in_flight: asyncio.Task[None] | None = None
         try:
@@ -241,6 +244,17 @@ class GroupConsumer:
         log.error(
             "%d entries moved to %s", len(messages), self.names.dead_letters(self.config.group)
         )
+
+
+def raise_gc_thresholds() -> None:
+    """Collect young objects every 20,000 allocations rather than every 700 (CPython's default).
+
+    A batch allocates thousands of tracked objects (entries, envelopes, their dicts) that all
+    survive until it commits; with the default threshold every batch ran dozens of collections
+    that walked them again and again, which cost more CPU than parsing the envelopes.
+    """
+    current = gc.get_threshold()
+    gc.set_threshold(*(max(c, t) for c, t in zip(current, GC_THRESHOLDS, strict=True)))
 
 
 def _messages(response: object) -> list[StreamMessage]:

@@ -11,8 +11,8 @@ from shared.bus.consumer import StreamMessage
 from shared.db import Database
 from shared.events.envelope import EventEnvelope
 from shared.events.registry import EventTypeRegistry
-from shared.projections.inbox import inbox, inbox_metadata, projection_positions
-from shared.projections.writes import insert_new, insert_statement
+from shared.projections.inbox import inbox_metadata, projection_positions, record_new
+from shared.projections.writes import insert_statement
 from shared.telemetry.metrics import consumer_applied, consumer_duplicates
 from shared.telemetry.tracing import consume_spans
 
@@ -95,7 +95,7 @@ class ProjectionRunner:
 
     def _apply(self, connection: sa.Connection, envelopes: Sequence[EventEnvelope]) -> int:
         event_ids = ids(envelopes)
-        fresh_ids = self._record_inbox(connection, event_ids)
+        fresh_ids = record_new(connection, self.projection.name, event_ids)
         fresh = [e for e, i in zip(envelopes, event_ids, strict=True) if i in fresh_ids]
         relevant = [self._upcast(e) for e in fresh if self.projection.handles(e.event_type)]
         if relevant:
@@ -105,12 +105,6 @@ class ProjectionRunner:
 
     def _upcast(self, envelope: EventEnvelope) -> EventEnvelope:
         return self.registry.upcast(envelope) if self.registry else envelope
-
-    def _record_inbox(self, connection: sa.Connection, event_ids: Sequence[str]) -> set[str]:
-        rows = [{"projection": self.projection.name, "event_id": i} for i in event_ids]
-        return insert_new(
-            connection, inbox, rows, keys=["projection", "event_id"], returning=inbox.c.event_id
-        )
 
     def _record_positions(
         self, connection: sa.Connection, envelopes: Sequence[EventEnvelope]
