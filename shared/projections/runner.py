@@ -11,8 +11,7 @@ from shared.bus.consumer import StreamMessage
 from shared.db import Database
 from shared.events.envelope import EventEnvelope
 from shared.events.registry import EventTypeRegistry
-from shared.projections.inbox import inbox_metadata, projection_positions, record_new
-from shared.projections.writes import insert_statement
+from shared.projections.inbox import inbox_metadata, record_new, record_positions
 from shared.telemetry.metrics import consumer_applied, consumer_duplicates
 from shared.telemetry.tracing import consume_spans
 
@@ -113,21 +112,8 @@ class ProjectionRunner:
         for e in envelopes:
             key = (e.service, e.ward)
             latest[key] = max(latest.get(key, 0), e.position)
-        if not latest:
-            return
-        rows = [
-            {"projection": self.projection.name, "source": s, "ward": w, "position": p}
-            for (s, w), p in sorted(latest.items())
-        ]
-        statement, parameters = insert_statement(connection, projection_positions, rows)
-        greatest = sa.func.max if connection.dialect.name == "sqlite" else sa.func.greatest
-        statement = statement.on_conflict_do_update(
-            index_elements=["projection", "source", "ward"],
-            set_={
-                "position": greatest(projection_positions.c.position, statement.excluded.position)
-            },
-        )
-        connection.execute(statement, parameters)
+        if latest:
+            record_positions(connection, self.projection.name, latest)
 
 
 def ids(envelopes: Sequence[EventEnvelope]) -> list[str]:
