@@ -74,11 +74,16 @@ class GroupConsumer:
                     raise
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Read batch N+1 from Redis while batch N is applied; batches still apply in order."""
+        """Read batch N+1 from Redis while batch N is applied; batches still apply in order.
+
+        A batch's XACK goes out after its commit but is not awaited before the next batch is
+        applied: a round trip less on the path of every batch.
+        """
         self.running = True
         raise_gc_thresholds()
         reclaim = asyncio.create_task(self._reclaim_loop(stop))
         in_flight: asyncio.Task[None] | None = None
+        acks: set[asyncio.Task[None]] = set()
         try:
             await self.ensure_groups()
             while not stop.is_set():
@@ -87,12 +92,21 @@ class GroupConsumer:
                     await in_flight
                     in_flight = None
                 if messages:
-                    in_flight = asyncio.create_task(self.deliver(messages))
+                    in_flight = asyncio.create_task(self._apply_then_ack(messages, acks))
             if in_flight is not None:
                 await in_flight
+            await asyncio.gather(*acks)
         finally:
             reclaim.cancel()
             self.running = False
+
+    async def _apply_then_ack(
+        self, messages: Sequence[StreamMessage], acks: set[asyncio.Task[None]]
+    ) -> None:
+        if await self._apply(messages):
+            ack = asyncio.create_task(self._ack(messages))
+            acks.add(ack)
+            ack.add_done_callback(acks.discard)
 
     async def _next_batch(self) -> list[StreamMessage]:
         try:
@@ -138,8 +152,13 @@ class GroupConsumer:
         return _messages(response)
 
     async def deliver(self, messages: Sequence[StreamMessage]) -> None:
+        if await self._apply(messages):
+            await self._ack(messages)
+
+    async def _apply(self, messages: Sequence[StreamMessage]) -> bool:
+        """Apply a batch; True when it is committed whole and its XACK is still to be sent."""
         if not messages:
-            return
+            return False
         try:
             await self.handler(messages)
         except Exception:
@@ -147,8 +166,8 @@ class GroupConsumer:
                 "batch of %d failed in %s; retrying one by one", len(messages), self.config.group
             )
             await self._deliver_one_by_one(messages)
-            return
-        await self._ack(messages)
+            return False
+        return True
 
     async def _deliver_one_by_one(self, messages: Sequence[StreamMessage]) -> None:
         for message in messages:

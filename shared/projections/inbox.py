@@ -87,6 +87,7 @@ def _record_new_sqlite() -> Any:
 @lru_cache(maxsize=2)
 def _record_positions(dialect: str) -> Any:
     table = projection_positions
+    statement: Any
     if dialect == "postgresql":
         rows = sa.select(
             sa.bindparam("projection", type_=sa.String),
