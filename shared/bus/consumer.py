@@ -35,6 +35,8 @@ class StreamMessage:
 
 
 BatchHandler = Callable[[Sequence[StreamMessage]], Awaitable[None]]
+BatchPreparer = Callable[[list[StreamMessage]], Sequence[StreamMessage]]
+"""CPU work on a batch (decoding) done while the batch before it commits; feeds the handler."""
 
 
 def default_consumer_name() -> str:
@@ -55,12 +57,19 @@ class ConsumerConfig:
 
 class GroupConsumer:
     def __init__(
-        self, redis: Redis, names: StreamNames, config: ConsumerConfig, handler: BatchHandler
+        self,
+        redis: Redis,
+        names: StreamNames,
+        config: ConsumerConfig,
+        handler: BatchHandler,
+        *,
+        prepare: BatchPreparer | None = None,
     ) -> None:
         self.redis = redis
         self.names = names
         self.config = config
         self.handler = handler
+        self.prepare = prepare
         self.running = False
         self._own_pending_done = False
 
@@ -87,7 +96,7 @@ class GroupConsumer:
         try:
             await self.ensure_groups()
             while not stop.is_set():
-                messages = await self._next_batch()
+                messages = self._prepared(await self._next_batch())
                 if in_flight is not None:
                     await in_flight
                     in_flight = None
@@ -99,6 +108,14 @@ class GroupConsumer:
         finally:
             reclaim.cancel()
             self.running = False
+
+    def _prepared(self, batch: list[StreamMessage]) -> Sequence[StreamMessage]:
+        if not batch or self.prepare is None:
+            return batch
+        try:
+            return self.prepare(batch)
+        except Exception:
+            return batch  # the handler meets the same error, and the usual retries take over
 
     async def _apply_then_ack(
         self, messages: Sequence[StreamMessage], acks: set[asyncio.Task[None]]
@@ -137,7 +154,7 @@ class GroupConsumer:
 
     async def poll_once(self) -> int:
         """Read and apply one batch (own unacknowledged entries first); returns its size."""
-        messages = await self._next_batch()
+        messages = self._prepared(await self._next_batch())
         await self.deliver(messages)
         return len(messages)
 

@@ -60,6 +60,12 @@ class DispatchingProjection:
             self._handlers[run[0].event_type](connection, run)
 
 
+class DecodedBatch(list[StreamMessage]):
+    """A batch of wire entries with their envelopes, in the same order."""
+
+    envelopes: list[EventEnvelope]
+
+
 class ProjectionRunner:
     def __init__(
         self,
@@ -76,9 +82,19 @@ class ProjectionRunner:
         await self.database.create_all(inbox_metadata)
         await self.database.create_all(self.projection.metadata)
 
+    def decode(self, messages: list[StreamMessage]) -> DecodedBatch:
+        """The consumer's preparer: envelopes decoded while the batch before commits."""
+        batch = DecodedBatch(messages)
+        batch.envelopes = [
+            EventEnvelope.from_body(m.fields[b"e"], int(m.fields[b"p"])) for m in messages
+        ]
+        return batch
+
     async def handle_messages(self, messages: Sequence[StreamMessage]) -> None:
         """The consumer's batch handler: wire entries in, effects committed."""
-        envelopes = [EventEnvelope.from_body(m.fields[b"e"], int(m.fields[b"p"])) for m in messages]
+        if not isinstance(messages, DecodedBatch):
+            messages = self.decode(list(messages))
+        envelopes = messages.envelopes
         with consume_spans(self.projection.name, [e.traceparent for e in envelopes]):
             await self.apply(envelopes)
 

@@ -72,7 +72,9 @@ async def pipeline(
         claim_idle_ms=1,
         max_deliveries=3,
     )
-    consumer = GroupConsumer(redis, stream_names, config, runner.handle_messages)
+    consumer = GroupConsumer(
+        redis, stream_names, config, runner.handle_messages, prepare=runner.decode
+    )
     await consumer.ensure_groups()
     yield Pipeline(store, relay, runner, consumer, read_db)
     write_db.dispose()
@@ -165,6 +167,27 @@ async def test_poison_event_is_dead_lettered_and_others_flow(
     ids = await pipeline.applied_ids()
     assert sorted(ids) == sorted(await pipeline.appended_ids())
     assert await redis.xlen(dead_key) == 0
+
+
+async def test_an_entry_that_cannot_be_decoded_is_dead_lettered_and_others_flow(
+    pipeline: Pipeline, redis: Redis, stream_names: StreamNames
+) -> None:
+    await pipeline.append(2)
+    await pipeline.relay.publish_once()
+    stream = stream_names.events_for_ward("test", "nerima")
+    await redis.xadd(stream, {"p": 99, "e": b"not an envelope"})
+    await pipeline.append(2)
+    await pipeline.drain()
+    assert len(await pipeline.applied_ids()) == 4
+    dead_key = stream_names.dead_letters("reader")
+    for _ in range(10):
+        await asyncio.sleep(0.01)
+        await pipeline.consumer.reclaim_once()
+        if await redis.xlen(dead_key):
+            break
+    (dead,) = await redis.xrange(dead_key)
+    assert dead[1][b"e"] == b"not an envelope"
+    assert b"Error" in dead[1][b"error"]
 
 
 async def _count_is(pipeline: Pipeline, expected: int) -> bool:
