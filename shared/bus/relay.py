@@ -89,6 +89,7 @@ class OutboxRelay:
                 if not leading:
                     await self.start()  # another instance may have moved the cursor
                     leading = True
+                self.wakeup.clear()  # before the read: an append after it wakes the idle wait
                 if await self.publish_once() == 0:
                     await self._idle(stop)
             except TRANSIENT_ERRORS as error:
@@ -106,7 +107,6 @@ class OutboxRelay:
             await self.check_marker()
         if self.trim_interval and time.monotonic() - self._trimmed_at > self.trim_interval:
             await self.trim()
-        self.wakeup.clear()
         waiter = asyncio.ensure_future(self.wakeup.wait())
         stopper = asyncio.ensure_future(stop.wait())
         await asyncio.wait(
