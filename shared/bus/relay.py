@@ -26,6 +26,7 @@ log = logging.getLogger("kyodo.relay")
 MARKER_CHECK_INTERVAL = 0.25
 CURSOR_SAVE_INTERVAL = 0.2
 LEASE_RETRY = 1.0
+TRICKLE = 50
 
 # KEYS: the marker, then one stream per group of ARGV; ARGV: the last position, then per stream
 # its entry count followed by (position, body) pairs. One call, one reply per batch: the per-command
@@ -71,6 +72,7 @@ class OutboxRelay:
         self._saved = 0
         self._saved_at = 0.0
         self._script = redis.register_script(PUBLISH_SCRIPT)
+        self._last_size = 0
         self._prefetch: tuple[int, asyncio.Future[list[tuple[int, str, str]]]] | None = None
 
     async def start(self) -> None:
@@ -157,7 +159,11 @@ class OutboxRelay:
         return await self._read(self.cursor)
 
     async def _read(self, after: int) -> list[tuple[int, str, str]]:
-        return await self.store.read_raw(after=after, limit=self.batch)
+        # After a small batch the next one is likely small too: read it without a thread hop.
+        short = self._last_size < TRICKLE
+        rows = await self.store.read_raw(after=after, limit=self.batch, short=short)
+        self._last_size = len(rows)
+        return rows
 
     async def check_marker(self) -> None:
         self._last_marker_check = time.monotonic()
