@@ -113,7 +113,7 @@ async def consume_rate(redis: Redis, names: StreamNames, url: str, schema: str |
         if done >= EVENTS:
             stop.set()
 
-    consumer = GroupConsumer(redis, names, config, handle)
+    consumer = GroupConsumer(redis, names, config, handle, prepare=runner.decode)
     await consumer.ensure_groups()
     began = time.perf_counter()
     await consumer.run(stop)

@@ -33,7 +33,7 @@ async def main(db: str, redis_url: str, prefix: str, out: str) -> None:
     config = ConsumerConfig(
         group="latency", streams=names.all_events("latency"), consumer="c", block_ms=1000
     )
-    consumer = GroupConsumer(redis, names, config, handle)
+    consumer = GroupConsumer(redis, names, config, handle, prepare=runner.decode)
     await consumer.ensure_groups()
     print("ready", flush=True)
     stop = asyncio.Event()

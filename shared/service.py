@@ -138,8 +138,9 @@ async def start_context(
             claim_idle_ms=context.settings.claim_idle_ms,
             max_deliveries=context.settings.max_deliveries,
         )
+        runner = context.runner
         context.consumer = GroupConsumer(
-            context.redis, context.names, config, context.runner.handle_messages
+            context.redis, context.names, config, runner.handle_messages, prepare=runner.decode
         )
     for hook in spec.on_start:
         result = hook(context)

@@ -9,6 +9,7 @@ that failed too often to a dead-letter stream with its last error.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import socket
@@ -23,6 +24,7 @@ from shared.bus.streams import TRANSIENT_ERRORS, StreamNames
 from shared.telemetry.metrics import dead_lettered
 
 log = logging.getLogger("kyodo.consumer")
+GC_THRESHOLDS = (20_000, 50, 100)
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class StreamMessage:
 
 
 BatchHandler = Callable[[Sequence[StreamMessage]], Awaitable[None]]
+BatchPreparer = Callable[[list[StreamMessage]], Sequence[StreamMessage]]
+"""CPU work on a batch (decoding) done while the batch before it commits; feeds the handler."""
 
 
 def default_consumer_name() -> str:
@@ -53,12 +57,19 @@ class ConsumerConfig:
 
 class GroupConsumer:
     def __init__(
-        self, redis: Redis, names: StreamNames, config: ConsumerConfig, handler: BatchHandler
+        self,
+        redis: Redis,
+        names: StreamNames,
+        config: ConsumerConfig,
+        handler: BatchHandler,
+        *,
+        prepare: BatchPreparer | None = None,
     ) -> None:
         self.redis = redis
         self.names = names
         self.config = config
         self.handler = handler
+        self.prepare = prepare
         self.running = False
         self._own_pending_done = False
 
@@ -72,24 +83,47 @@ class GroupConsumer:
                     raise
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Read batch N+1 from Redis while batch N is applied; batches still apply in order."""
+        """Read batch N+1 from Redis while batch N is applied; batches still apply in order.
+
+        A batch's XACK goes out after its commit but is not awaited before the next batch is
+        applied: a round trip less on the path of every batch.
+        """
         self.running = True
+        raise_gc_thresholds()
         reclaim = asyncio.create_task(self._reclaim_loop(stop))
         in_flight: asyncio.Task[None] | None = None
+        acks: set[asyncio.Task[None]] = set()
         try:
             await self.ensure_groups()
             while not stop.is_set():
-                messages = await self._next_batch()
+                messages = self._prepared(await self._next_batch())
                 if in_flight is not None:
                     await in_flight
                     in_flight = None
                 if messages:
-                    in_flight = asyncio.create_task(self.deliver(messages))
+                    in_flight = asyncio.create_task(self._apply_then_ack(messages, acks))
             if in_flight is not None:
                 await in_flight
+            await asyncio.gather(*acks)
         finally:
             reclaim.cancel()
             self.running = False
+
+    def _prepared(self, batch: list[StreamMessage]) -> Sequence[StreamMessage]:
+        if not batch or self.prepare is None:
+            return batch
+        try:
+            return self.prepare(batch)
+        except Exception:
+            return batch  # the handler meets the same error, and the usual retries take over
+
+    async def _apply_then_ack(
+        self, messages: Sequence[StreamMessage], acks: set[asyncio.Task[None]]
+    ) -> None:
+        if await self._apply(messages):
+            ack = asyncio.create_task(self._ack(messages))
+            acks.add(ack)
+            ack.add_done_callback(acks.discard)
 
     async def _next_batch(self) -> list[StreamMessage]:
         try:
@@ -120,7 +154,7 @@ class GroupConsumer:
 
     async def poll_once(self) -> int:
         """Read and apply one batch (own unacknowledged entries first); returns its size."""
-        messages = await self._next_batch()
+        messages = self._prepared(await self._next_batch())
         await self.deliver(messages)
         return len(messages)
 
@@ -135,8 +169,13 @@ class GroupConsumer:
         return _messages(response)
 
     async def deliver(self, messages: Sequence[StreamMessage]) -> None:
+        if await self._apply(messages):
+            await self._ack(messages)
+
+    async def _apply(self, messages: Sequence[StreamMessage]) -> bool:
+        """Apply a batch; True when it is committed whole and its XACK is still to be sent."""
         if not messages:
-            return
+            return False
         try:
             await self.handler(messages)
         except Exception:
@@ -144,8 +183,8 @@ class GroupConsumer:
                 "batch of %d failed in %s; retrying one by one", len(messages), self.config.group
             )
             await self._deliver_one_by_one(messages)
-            return
-        await self._ack(messages)
+            return False
+        return True
 
     async def _deliver_one_by_one(self, messages: Sequence[StreamMessage]) -> None:
         for message in messages:
@@ -241,6 +280,17 @@ class GroupConsumer:
         log.error(
             "%d entries moved to %s", len(messages), self.names.dead_letters(self.config.group)
         )
+
+
+def raise_gc_thresholds() -> None:
+    """Collect young objects every 20,000 allocations rather than every 700 (CPython's default).
+
+    A batch allocates thousands of tracked objects (entries, envelopes, their dicts) that all
+    survive until it commits; with the default threshold every batch ran dozens of collections
+    that walked them again and again, which cost more CPU than parsing the envelopes.
+    """
+    current = gc.get_threshold()
+    gc.set_threshold(*(max(c, t) for c, t in zip(current, GC_THRESHOLDS, strict=True)))
 
 
 def _messages(response: object) -> list[StreamMessage]:

@@ -26,6 +26,24 @@ log = logging.getLogger("kyodo.relay")
 MARKER_CHECK_INTERVAL = 0.25
 CURSOR_SAVE_INTERVAL = 0.2
 LEASE_RETRY = 1.0
+TRICKLE = 50
+
+# KEYS: the marker, then one stream per group of ARGV; ARGV: the last position, then per stream
+# its entry count followed by (position, body) pairs. One call, one reply per batch: the per-command
+# work of a pipeline (packing, parsing a reply) costs more than Redis spends on the XADDs.
+PUBLISH_SCRIPT = """
+local previous = redis.call('GET', KEYS[1])
+local at = 2
+for key = 2, #KEYS do
+  local count = tonumber(ARGV[at])
+  for i = at + 1, at + 2 * count, 2 do
+    redis.call('XADD', KEYS[key], '*', 'p', ARGV[i], 'e', ARGV[i + 1])
+  end
+  at = at + 2 * count + 1
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return previous
+"""
 
 
 class OutboxRelay:
@@ -53,6 +71,8 @@ class OutboxRelay:
         self._last_marker_check = 0.0
         self._saved = 0
         self._saved_at = 0.0
+        self._script = redis.register_script(PUBLISH_SCRIPT)
+        self._last_size = 0
         self._prefetch: tuple[int, asyncio.Future[list[tuple[int, str, str]]]] | None = None
 
     async def start(self) -> None:
@@ -71,6 +91,7 @@ class OutboxRelay:
                 if not leading:
                     await self.start()  # another instance may have moved the cursor
                     leading = True
+                self.wakeup.clear()  # before the read: an append after it wakes the idle wait
                 if await self.publish_once() == 0:
                     await self._idle(stop)
             except TRANSIENT_ERRORS as error:
@@ -88,7 +109,6 @@ class OutboxRelay:
             await self.check_marker()
         if self.trim_interval and time.monotonic() - self._trimmed_at > self.trim_interval:
             await self.trim()
-        self.wakeup.clear()
         waiter = asyncio.ensure_future(self.wakeup.wait())
         stopper = asyncio.ensure_future(stop.wait())
         await asyncio.wait(
@@ -105,22 +125,29 @@ class OutboxRelay:
             # Read the next batch from SQL while Redis takes this one.
             after = rows[-1][0]
             self._prefetch = (after, asyncio.ensure_future(self._read(after)))
-        marker = self.names.relay_marker(self.service)
         with relay_spans(self.service, rows):
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.get(marker)
-            for position, ward, body in rows:
-                pipe.xadd(
-                    self.names.events_for_ward(self.service, ward), {"p": position, "e": body}
-                )
-            pipe.set(marker, rows[-1][0])
-            results = await pipe.execute()
-        if await self._rewind_if_lost(results[0]):
+            previous = await self._publish(rows)
+        if await self._rewind_if_lost(previous):
             return len(rows)
         self.cursor = rows[-1][0]
         await self._save_cursor_now_and_then()
         relay_published.add(len(rows), {"service": self.service})
         return len(rows)
+
+    async def _publish(self, rows: list[tuple[int, str, str]]) -> bytes | None:
+        """XADD every row and move the marker in one script call; returns the marker before."""
+        by_stream: dict[str, list[int | str]] = {}
+        for position, ward, body in rows:
+            by_stream.setdefault(self.names.events_for_ward(self.service, ward), []).extend(
+                (position, body)
+            )
+        keys = [self.names.relay_marker(self.service), *by_stream]
+        arguments: list[int | str] = [rows[-1][0]]
+        for entries in by_stream.values():
+            arguments.append(len(entries) // 2)
+            arguments.extend(entries)
+        previous: bytes | None = await self._script(keys=keys, args=arguments)
+        return previous
 
     async def _next_rows(self) -> list[tuple[int, str, str]]:
         if self._prefetch is not None:
@@ -132,7 +159,11 @@ class OutboxRelay:
         return await self._read(self.cursor)
 
     async def _read(self, after: int) -> list[tuple[int, str, str]]:
-        return await self.store.read_raw(after=after, limit=self.batch)
+        # After a small batch the next one is likely small too: read it without a thread hop.
+        short = self._last_size < TRICKLE
+        rows = await self.store.read_raw(after=after, limit=self.batch, short=short)
+        self._last_size = len(rows)
+        return rows
 
     async def check_marker(self) -> None:
         self._last_marker_check = time.monotonic()

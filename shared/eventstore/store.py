@@ -241,16 +241,19 @@ class EventStore:
         return [EventEnvelope.from_body(body, position) for position, _ward, body in rows]
 
     async def read_raw(
-        self, *, after: int = 0, limit: int = 1000, ward: str | None = None
+        self, *, after: int = 0, limit: int = 1000, ward: str | None = None, short: bool = False
     ) -> list[tuple[int, str, str]]:
-        """(position, ward, body) rows in position order: the relay's lean read."""
+        """(position, ward, body) rows in position order: the relay's lean read.
+
+        ``short``: few rows are expected (see ``Database.read``).
+        """
         query = sa.select(events.c.position, events.c.ward, events.c.body).where(
             events.c.position > after
         )
         if ward is not None:
             query = query.where(events.c.ward == ward)
         query = query.order_by(events.c.position).limit(limit)
-        rows = await self.database.read(lambda c: c.execute(query).all())
+        rows = await self.database.read(lambda c: c.execute(query).all(), short=short)
         return [(int(p), str(w), str(b)) for p, w, b in rows]
 
     async def iterate_all(

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 inbox_metadata = sa.MetaData()
 
@@ -21,3 +28,79 @@ projection_positions = sa.Table(
     sa.Column("ward", sa.String(40), primary_key=True),
     sa.Column("position", sa.BigInteger, nullable=False),
 )
+
+# The ids travel as one comma-joined text (event ids are UUIDs) rather than an array parameter,
+# whose elements the driver would quote one by one; only the ids of repeats come back.
+_RECORD_NEW_POSTGRES = sa.text(
+    """
+    WITH new AS (
+        INSERT INTO inbox (projection, event_id)
+        SELECT :projection, unnest(string_to_array(:ids, ','))
+        ON CONFLICT DO NOTHING
+        RETURNING event_id
+    )
+    SELECT count(*), CASE WHEN count(*) < :total THEN array_agg(event_id) END FROM new
+    """
+)
+
+
+def record_new(connection: sa.Connection, projection: str, event_ids: Sequence[str]) -> set[str]:
+    """Insert the inbox rows of ``event_ids`` (distinct); returns the ids not there before."""
+    ordered = sorted(event_ids)  # one key order for every writer: no deadlock between them
+    if connection.dialect.name != "postgresql":
+        rows = [{"projection": projection, "event_id": i} for i in ordered]
+        return set(connection.execute(_record_new_sqlite(), rows).scalars().all())
+    parameters = {"projection": projection, "ids": ",".join(ordered), "total": len(ordered)}
+    count, inserted = connection.execute(_RECORD_NEW_POSTGRES, parameters).one()
+    return set(ordered) if count == len(ordered) else set(inserted or ())
+
+
+def record_positions(
+    connection: sa.Connection, projection: str, latest: Mapping[tuple[str, str], int]
+) -> None:
+    """Raise the stored position of each (source, ward) to the one given, never lower it."""
+    keys = sorted(latest)
+    if connection.dialect.name == "postgresql":
+        parameters: Any = {
+            "projection": projection,
+            "sources": [source for source, _ward in keys],
+            "wards": [ward for _source, ward in keys],
+            "positions": [latest[key] for key in keys],
+        }
+    else:
+        parameters = [
+            {"projection": projection, "source": s, "ward": w, "position": latest[(s, w)]}
+            for s, w in keys
+        ]
+    connection.execute(_record_positions(connection.dialect.name), parameters)
+
+
+# Statements are built once: building one costs more than running it on a small batch.
+@lru_cache(maxsize=1)
+def _record_new_sqlite() -> Any:
+    statement = sqlite_insert(inbox).on_conflict_do_nothing(
+        index_elements=["projection", "event_id"]
+    )
+    return statement.returning(inbox.c.event_id)
+
+
+@lru_cache(maxsize=2)
+def _record_positions(dialect: str) -> Any:
+    table = projection_positions
+    statement: Any
+    if dialect == "postgresql":
+        rows = sa.select(
+            sa.bindparam("projection", type_=sa.String),
+            sa.func.unnest(sa.bindparam("sources", type_=ARRAY(sa.String))),
+            sa.func.unnest(sa.bindparam("wards", type_=ARRAY(sa.String))),
+            sa.func.unnest(sa.bindparam("positions", type_=ARRAY(sa.BigInteger))),
+        )
+        statement = pg_insert(table).from_select(["projection", "source", "ward", "position"], rows)
+        greatest: Any = sa.func.greatest
+    else:
+        statement = sqlite_insert(table)
+        greatest = sa.func.max
+    return statement.on_conflict_do_update(
+        index_elements=["projection", "source", "ward"],
+        set_={"position": greatest(table.c.position, statement.excluded.position)},
+    )

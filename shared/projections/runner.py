@@ -11,8 +11,7 @@ from shared.bus.consumer import StreamMessage
 from shared.db import Database
 from shared.events.envelope import EventEnvelope
 from shared.events.registry import EventTypeRegistry
-from shared.projections.inbox import inbox, inbox_metadata, projection_positions
-from shared.projections.writes import insert_new, insert_statement
+from shared.projections.inbox import inbox_metadata, record_new, record_positions
 from shared.telemetry.metrics import consumer_applied, consumer_duplicates
 from shared.telemetry.tracing import consume_spans
 
@@ -61,6 +60,12 @@ class DispatchingProjection:
             self._handlers[run[0].event_type](connection, run)
 
 
+class DecodedBatch(list[StreamMessage]):
+    """A batch of wire entries with their envelopes, in the same order."""
+
+    envelopes: list[EventEnvelope]
+
+
 class ProjectionRunner:
     def __init__(
         self,
@@ -77,9 +82,19 @@ class ProjectionRunner:
         await self.database.create_all(inbox_metadata)
         await self.database.create_all(self.projection.metadata)
 
+    def decode(self, messages: list[StreamMessage]) -> DecodedBatch:
+        """The consumer's preparer: envelopes decoded while the batch before commits."""
+        batch = DecodedBatch(messages)
+        batch.envelopes = [
+            EventEnvelope.from_body(m.fields[b"e"], int(m.fields[b"p"])) for m in messages
+        ]
+        return batch
+
     async def handle_messages(self, messages: Sequence[StreamMessage]) -> None:
         """The consumer's batch handler: wire entries in, effects committed."""
-        envelopes = [EventEnvelope.from_body(m.fields[b"e"], int(m.fields[b"p"])) for m in messages]
+        if not isinstance(messages, DecodedBatch):
+            messages = self.decode(list(messages))
+        envelopes = messages.envelopes
         with consume_spans(self.projection.name, [e.traceparent for e in envelopes]):
             await self.apply(envelopes)
 
@@ -95,7 +110,7 @@ class ProjectionRunner:
 
     def _apply(self, connection: sa.Connection, envelopes: Sequence[EventEnvelope]) -> int:
         event_ids = ids(envelopes)
-        fresh_ids = self._record_inbox(connection, event_ids)
+        fresh_ids = record_new(connection, self.projection.name, event_ids)
         fresh = [e for e, i in zip(envelopes, event_ids, strict=True) if i in fresh_ids]
         relevant = [self._upcast(e) for e in fresh if self.projection.handles(e.event_type)]
         if relevant:
@@ -106,12 +121,6 @@ class ProjectionRunner:
     def _upcast(self, envelope: EventEnvelope) -> EventEnvelope:
         return self.registry.upcast(envelope) if self.registry else envelope
 
-    def _record_inbox(self, connection: sa.Connection, event_ids: Sequence[str]) -> set[str]:
-        rows = [{"projection": self.projection.name, "event_id": i} for i in event_ids]
-        return insert_new(
-            connection, inbox, rows, keys=["projection", "event_id"], returning=inbox.c.event_id
-        )
-
     def _record_positions(
         self, connection: sa.Connection, envelopes: Sequence[EventEnvelope]
     ) -> None:
@@ -119,21 +128,8 @@ class ProjectionRunner:
         for e in envelopes:
             key = (e.service, e.ward)
             latest[key] = max(latest.get(key, 0), e.position)
-        if not latest:
-            return
-        rows = [
-            {"projection": self.projection.name, "source": s, "ward": w, "position": p}
-            for (s, w), p in sorted(latest.items())
-        ]
-        statement, parameters = insert_statement(connection, projection_positions, rows)
-        greatest = sa.func.max if connection.dialect.name == "sqlite" else sa.func.greatest
-        statement = statement.on_conflict_do_update(
-            index_elements=["projection", "source", "ward"],
-            set_={
-                "position": greatest(projection_positions.c.position, statement.excluded.position)
-            },
-        )
-        connection.execute(statement, parameters)
+        if latest:
+            record_positions(connection, self.projection.name, latest)
 
 
 def ids(envelopes: Sequence[EventEnvelope]) -> list[str]:

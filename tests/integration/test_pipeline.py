@@ -72,7 +72,9 @@ async def pipeline(
         claim_idle_ms=1,
         max_deliveries=3,
     )
-    consumer = GroupConsumer(redis, stream_names, config, runner.handle_messages)
+    consumer = GroupConsumer(
+        redis, stream_names, config, runner.handle_messages, prepare=runner.decode
+    )
     await consumer.ensure_groups()
     yield Pipeline(store, relay, runner, consumer, read_db)
     write_db.dispose()
@@ -139,12 +141,7 @@ async def test_poison_event_is_dead_lettered_and_others_flow(
     await pipeline.drain()
     assert len(await pipeline.applied_ids()) == 6
     dead_key = stream_names.dead_letters("reader")
-    for _ in range(10):
-        await asyncio.sleep(0.01)
-        await pipeline.consumer.reclaim_once()
-        if await redis.xlen(dead_key):
-            break
-    (dead,) = await redis.xrange(dead_key)
+    (dead,) = await _reclaimed_until_dead_lettered(pipeline, redis, dead_key)
     assert b"PoisonError" in dead[1][b"error"]
     assert await redis.xpending(dead[1][b"source_stream"].decode(), "reader") == {
         "pending": 0,
@@ -165,6 +162,34 @@ async def test_poison_event_is_dead_lettered_and_others_flow(
     ids = await pipeline.applied_ids()
     assert sorted(ids) == sorted(await pipeline.appended_ids())
     assert await redis.xlen(dead_key) == 0
+
+
+async def test_an_entry_that_cannot_be_decoded_is_dead_lettered_and_others_flow(
+    pipeline: Pipeline, redis: Redis, stream_names: StreamNames
+) -> None:
+    await pipeline.append(2)
+    await pipeline.relay.publish_once()
+    stream = stream_names.events_for_ward("test", "nerima")
+    await redis.xadd(stream, {"p": 99, "e": b"not an envelope"})
+    await pipeline.append(2)
+    await pipeline.drain()
+    assert len(await pipeline.applied_ids()) == 4
+    dead_key = stream_names.dead_letters("reader")
+    (dead,) = await _reclaimed_until_dead_lettered(pipeline, redis, dead_key)
+    assert dead[1][b"e"] == b"not an envelope"
+    assert b"Error" in dead[1][b"error"]
+
+
+async def _reclaimed_until_dead_lettered(
+    pipeline: Pipeline, redis: Redis, dead_key: str
+) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    for _ in range(10):
+        await asyncio.sleep(0.01)
+        await pipeline.consumer.reclaim_once()
+        if await redis.xlen(dead_key):
+            break
+    entries: list[tuple[bytes, dict[bytes, bytes]]] = await redis.xrange(dead_key)
+    return entries
 
 
 async def _count_is(pipeline: Pipeline, expected: int) -> bool:
