@@ -35,7 +35,7 @@ from services.fund.targets import TargetStatus
 from shared.events import EventEnvelope
 from shared.policy import PolicyPack
 from shared.projections.runner import DispatchingProjection
-from shared.projections.writes import dialect_insert, sorted_by_key, upsert
+from shared.projections.writes import sorted_by_key, upsert
 
 Row = dict[str, Any]
 ANONYMOUS_NAME = "匿名"
@@ -429,13 +429,11 @@ def _upsert_adding(
     adding: Sequence[str],
 ) -> None:
     """Insert new rows; for existing ones add the ``adding`` columns and keep the rest."""
-    ordered = sorted_by_key(rows, keys)
-    if not ordered:
+    rows = list(rows)
+    if not rows:
         return
-    statement = dialect_insert(connection, table)
-    updates = {column: table.c[column] + statement.excluded[column] for column in adding}
-    statement = statement.on_conflict_do_update(index_elements=list(keys), set_=updates)
-    connection.execute(statement, ordered)
+    keep = [column for column in rows[0] if column not in keys and column not in adding]
+    upsert(connection, table, rows, keys=keys, increment=adding, keep=keep)
 
 
 def _add_to(

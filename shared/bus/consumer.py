@@ -166,6 +166,7 @@ class GroupConsumer:
             count=self.config.batch,
             block=block,
         )
+        _raise_if_cancelled()
         return _messages(response)
 
     async def deliver(self, messages: Sequence[StreamMessage]) -> None:
@@ -313,3 +314,11 @@ def _text(value: bytes | str) -> str:
 
 def _error_key(message: StreamMessage) -> str:
     return f"{message.stream}|{message.entry_id}"
+
+
+def _raise_if_cancelled() -> None:
+    """redis-py with the hiredis parser can complete a read whose task was cancelled meanwhile,
+    dropping the cancellation; a consumer told to stop must stop all the same."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

@@ -1,67 +1,39 @@
 """Set-based writes for projections: one statement per table per batch, rows sorted by key.
 
 Sorting matters: two instances of one consumer group upserting the same keys in different orders
-would deadlock on PostgreSQL. On PostgreSQL a batch travels as one array per column and is
-expanded by ``unnest`` — one short statement whatever the batch size; on SQLite it is one
-prepared statement run over every row (``executemany``, in C).
+would deadlock on PostgreSQL. On PostgreSQL a batch travels as one JSON text of row arrays,
+expanded by ``json_array_elements`` in a statement built once per table and row shape; on SQLite
+it is one prepared statement run over every row (``executemany``, in C).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 Row = Mapping[str, Any]
-
-
-def dialect_insert(connection: sa.Connection, table: sa.Table) -> Any:
-    if connection.dialect.name == "postgresql":
-        return pg_insert(table)
-    return sqlite_insert(table)
 
 
 def sorted_by_key(rows: Iterable[Row], keys: Sequence[str]) -> list[Row]:
     return sorted(rows, key=lambda row: tuple(row[k] for k in keys))
 
 
-def _unnest(table: sa.Table, columns: Sequence[str], rows: Sequence[Row]) -> sa.Select[Any]:
-    return sa.select(*(_unnest_column(table.c[c], [row[c] for row in rows]) for c in columns))
-
-
-def _unnest_column(column: sa.Column[Any], values: list[Any]) -> Any:
-    if isinstance(column.type, sa.JSON):
-        # A list inside an array parameter would become another array dimension: send JSON text.
-        # Like SQLAlchemy's JSON type: None is JSON null unless the type says none_as_null.
-        as_null = column.type.none_as_null
-        texts = [
-            None if v is None and as_null else json.dumps(v, ensure_ascii=False) for v in values
-        ]
-        return sa.cast(sa.func.unnest(sa.literal(texts, ARRAY(sa.Text))), column.type)
-    return sa.func.unnest(sa.literal(values, ARRAY(column.type)))
-
-
-def insert_statement(
-    connection: sa.Connection, table: sa.Table, rows: Sequence[Row]
-) -> tuple[Any, list[Row] | None]:
-    """An INSERT of every row: (statement, executemany parameters or None when inlined)."""
-    columns = list(rows[0])
-    if connection.dialect.name == "postgresql":
-        return pg_insert(table).from_select(columns, _unnest(table, columns, rows)), None
-    return sqlite_insert(table), list(rows)
-
-
 def insert_rows(connection: sa.Connection, table: sa.Table, rows: Sequence[Row]) -> None:
     if not rows:
         return
-    statement, parameters = insert_statement(connection, table, rows)
-    connection.execute(statement, parameters)
+    columns = tuple(rows[0])
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            _pg_insert(connection.dialect, table, columns), _pg_rows(table, columns, rows)
+        )
+        return
+    connection.execute(sqlite_insert(table), list(rows))
 
 
 def insert_new(
@@ -75,9 +47,13 @@ def insert_new(
     """Insert rows whose key is not there yet; returns ``returning`` of those inserted."""
     if not rows:
         return set()
-    statement, parameters = insert_statement(connection, table, sorted_by_key(rows, keys))
-    statement = statement.on_conflict_do_nothing(index_elements=list(keys)).returning(returning)
-    return set(connection.execute(statement, parameters).scalars().all())
+    ordered = sorted_by_key(rows, keys)
+    columns = tuple(ordered[0])
+    if connection.dialect.name == "postgresql":
+        statement = _pg_insert_new(connection.dialect, table, columns, tuple(keys), returning.name)
+        return set(connection.execute(statement, _pg_rows(table, columns, ordered)).scalars().all())
+    inserting = sqlite_insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    return set(connection.execute(inserting.returning(returning), ordered).scalars().all())
 
 
 def upsert(
@@ -87,43 +63,139 @@ def upsert(
     *,
     keys: Sequence[str],
     increment: Sequence[str] = (),
+    keep: Sequence[str] = (),
 ) -> None:
-    """Insert or update rows; columns in ``increment`` are added to the stored value."""
+    """Insert or update rows; columns in ``increment`` are added to the stored value, columns in
+    ``keep`` keep it, the others take the row's value."""
     ordered = sorted_by_key(rows, keys)
     if not ordered:
         return
-    columns = tuple(c for c in ordered[0] if c not in keys)
+    columns = tuple(ordered[0])
+    shape = (tuple(keys), tuple(increment), tuple(keep))
     if connection.dialect.name == "postgresql":
-        statement, _ = insert_statement(connection, table, ordered)
-        connection.execute(_on_conflict(statement, table, tuple(keys), columns, tuple(increment)))
+        statement = _pg_upsert(connection.dialect, table, columns, *shape)
+        connection.execute(statement, _pg_rows(table, columns, ordered))
         return
-    connection.execute(_sqlite_upsert(table, tuple(keys), columns, tuple(increment)), ordered)
+    connection.execute(_sqlite_upsert(table, columns, *shape), ordered)
 
 
 @lru_cache(maxsize=512)
 def _sqlite_upsert(
-    table: sa.Table, keys: tuple[str, ...], columns: tuple[str, ...], increment: tuple[str, ...]
+    table: sa.Table,
+    columns: tuple[str, ...],
+    keys: tuple[str, ...],
+    increment: tuple[str, ...],
+    keep: tuple[str, ...],
 ) -> Any:
     # Built once per shape: building ON CONFLICT clauses costs far more than running them.
-    return _on_conflict(sqlite_insert(table), table, keys, columns, increment)
-
-
-def _on_conflict(
-    statement: Any,
-    table: sa.Table,
-    keys: tuple[str, ...],
-    columns: tuple[str, ...],
-    increment: tuple[str, ...],
-) -> Any:
+    statement = sqlite_insert(table)
     updates = {
         column: (table.c[column] + statement.excluded[column])
         if column in increment
         else statement.excluded[column]
         for column in columns
+        if column not in keys and column not in keep
     }
     if updates:
         return statement.on_conflict_do_update(index_elements=list(keys), set_=updates)
     return statement.on_conflict_do_nothing(index_elements=list(keys))
+
+
+# --- PostgreSQL: a batch is one JSON text of row arrays, expanded by json_array_elements --------
+# The statement's text depends only on the table and the shape of the rows, so it is built once
+# and PostgreSQL's driver parses it once; the rows cost one string to send.
+
+
+def _pg_rows(table: sa.Table, columns: tuple[str, ...], rows: Sequence[Row]) -> dict[str, str]:
+    json_kinds = _json_kinds(table, columns)
+    pairs = list(zip(columns, json_kinds, strict=True))
+    values = [[_json_text(row[c], kind) if kind else row[c] for c, kind in pairs] for row in rows]
+    return {"rows": json.dumps(values, ensure_ascii=False, default=_json_scalar)}
+
+
+@lru_cache(maxsize=512)
+def _json_kinds(table: sa.Table, columns: tuple[str, ...]) -> tuple[str | None, ...]:
+    """Per column: None, or how a JSON column stores Python's None ("sql-null" or "json-null")."""
+    kinds: list[str | None] = []
+    for name in columns:
+        column_type = table.c[name].type
+        if not isinstance(column_type, sa.JSON):
+            kinds.append(None)
+        else:
+            kinds.append("sql-null" if column_type.none_as_null else "json-null")
+    return tuple(kinds)
+
+
+def _json_text(value: Any, kind: str) -> str | None:
+    # A JSON value travels as its own JSON text inside the row: PostgreSQL then never has to
+    # unescape it (it cannot unescape \u0000 into text) and stores the text as it is.
+    if value is None and kind == "sql-null":
+        return None
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _json_scalar(value: Any) -> Any:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored")
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"cannot store {type(value).__name__} {value!r}")
+
+
+@lru_cache(maxsize=512)
+def _pg_insert(dialect: Any, table: sa.Table, columns: tuple[str, ...]) -> Any:
+    return sa.text(_pg_insert_sql(dialect, table, columns))
+
+
+def _pg_insert_sql(dialect: Any, table: sa.Table, columns: tuple[str, ...]) -> str:
+    quote = dialect.identifier_preparer.quote
+    selected = ", ".join(_pg_column(dialect, table.c[c], i) for i, c in enumerate(columns))
+    return (
+        f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "
+        f"({', '.join(quote(c) for c in columns)}) "
+        f"SELECT {selected} FROM json_array_elements(CAST(:rows AS json)) AS r"
+    )
+
+
+def _pg_column(dialect: Any, column: sa.Column[Any], index: int) -> str:
+    return f"CAST(r->>{index} AS {column.type.compile(dialect=dialect)})"
+
+
+@lru_cache(maxsize=512)
+def _pg_upsert(
+    dialect: Any,
+    table: sa.Table,
+    columns: tuple[str, ...],
+    keys: tuple[str, ...],
+    increment: tuple[str, ...],
+    keep: tuple[str, ...],
+) -> Any:
+    quote = dialect.identifier_preparer.quote
+    name = dialect.identifier_preparer.format_table(table)
+    updates = [
+        f"{quote(c)} = {name}.{quote(c)} + EXCLUDED.{quote(c)}"
+        if c in increment
+        else f"{quote(c)} = EXCLUDED.{quote(c)}"
+        for c in columns
+        if c not in keys and c not in keep
+    ]
+    conflict = f" ON CONFLICT ({', '.join(quote(k) for k in keys)}) "
+    action = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
+    return sa.text(_pg_insert_sql(dialect, table, columns) + conflict + action)
+
+
+@lru_cache(maxsize=512)
+def _pg_insert_new(
+    dialect: Any, table: sa.Table, columns: tuple[str, ...], keys: tuple[str, ...], returning: str
+) -> Any:
+    quote = dialect.identifier_preparer.quote
+    return sa.text(
+        _pg_insert_sql(dialect, table, columns)
+        + f" ON CONFLICT ({', '.join(quote(k) for k in keys)}) DO NOTHING"
+        + f" RETURNING {quote(returning)}"
+    )
 
 
 def update_where(

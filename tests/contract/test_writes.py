@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 
+import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -104,3 +106,51 @@ async def test_any_json_survives_a_batch(database: Database, tags: list[object])
     rows = [row(f"t{i:02d}", i, value) for i, value in enumerate(tags)]
     await database.write(lambda c: upsert(c, things, rows, keys=["ward", "thing_id"]))
     assert [r["tags"] for r in await all_rows(database)] == tags
+
+
+kinds = sa.Table(
+    "write_kinds",
+    metadata,
+    sa.Column("lot_id", sa.String(40), primary_key=True),
+    sa.Column("received_on", sa.Date, nullable=False),
+    sa.Column("published", sa.Boolean, nullable=False),
+    sa.Column("yen", sa.BigInteger, nullable=False),
+    sa.Column("label", sa.String(40), nullable=False),
+    sa.Column("extra", sa.JSON(none_as_null=True), nullable=True),
+)
+
+
+async def test_upsert_keeps_adds_and_replaces_every_column_type(database: Database) -> None:
+    await database.create_all(metadata)
+    first = {
+        "lot_id": "l1",
+        "received_on": date(2026, 4, 1),
+        "published": True,
+        "yen": 10**12,
+        "label": "最初",
+        "extra": None,
+    }
+    again = {**first, "received_on": date(2027, 1, 1), "yen": 5, "label": "次", "extra": [1]}
+
+    def write(row: dict[str, object]) -> Callable[[sa.Connection], None]:
+        def apply(c: sa.Connection) -> None:
+            upsert(c, kinds, [row], keys=["lot_id"], increment=["yen"], keep=["received_on"])
+
+        return apply
+
+    await database.write(write(first))
+    stored = await database.read(lambda c: dict(c.execute(sa.select(kinds)).mappings().one()))
+    assert stored == first
+    extra_is_null = sa.select(sa.func.count()).where(kinds.c.extra.is_(None))
+    assert await database.read(lambda c: c.execute(extra_is_null).scalar_one()) == 1
+    await database.write(write(again))
+    stored = await database.read(lambda c: dict(c.execute(sa.select(kinds)).mappings().one()))
+    assert stored == {**again, "received_on": date(2026, 4, 1), "yen": 10**12 + 5}
+
+
+async def test_a_naive_datetime_is_refused(database: Database) -> None:
+    await database.create_all(metadata)
+    naive = {**row("n", 1, []), "seen_at": datetime(2026, 4, 1, 9, 0)}
+    with pytest.raises((ValueError, sa.exc.StatementError)):
+        await database.write(lambda c: upsert(c, things, [naive], keys=["ward", "thing_id"]))
+    assert await all_rows(database) == []
