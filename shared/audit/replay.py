@@ -9,6 +9,7 @@ SQLite file. A digest per read table then says what was rebuilt.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -118,20 +119,33 @@ async def _feed(
     batch: int,
     progress: Progress | None,
 ) -> int:
+    """Applies chunk after chunk in order; while one chunk is being applied (SQL in the
+    databases' threads), the next is read, hashed and parsed."""
     signed = log.checkpoint.tree_size
     tree = CompactRange()
     applied = 0
-    for chunk in _chunks(islice(log.leaves(), signed), batch):
-        start = tree.size
-        tree.extend(leaf_hashes(chunk))
-        envelopes = _envelopes(log.ward, chunk[: max(0, limit - start)], until)
-        for replayer in replayers:
-            await replayer.apply(envelopes)
-        applied += len(envelopes)
-        if progress:
-            progress(tree.size, signed)
+    in_flight: asyncio.Future[None] | None = None
+    try:
+        for chunk in _chunks(islice(log.leaves(), signed), batch):
+            start = tree.size
+            tree.extend(leaf_hashes(chunk))
+            envelopes = _envelopes(log.ward, chunk[: max(0, limit - start)], until)
+            if in_flight is not None:
+                await in_flight
+            in_flight = asyncio.ensure_future(_apply(replayers, envelopes))
+            applied += len(envelopes)
+            if progress:
+                progress(tree.size, signed)
+    finally:
+        if in_flight is not None:
+            await in_flight
     _require_signed_root(log.checkpoint, tree)
     return applied
+
+
+async def _apply(replayers: Sequence[_ServiceReplayer], envelopes: list[EventEnvelope]) -> None:
+    for replayer in replayers:
+        await replayer.apply(envelopes)
 
 
 def _envelopes(ward: str, leaves: list[bytes], until: datetime | None) -> list[EventEnvelope]:

@@ -161,6 +161,14 @@ class SqlLogStore:
                 yield LogEntry(int(index), event_id, bytes(leaf), bytes(leaf_hash))
             position = int(rows[-1][0]) + 1
 
+    def leaves(self, start: int, stop: int) -> Iterator[bytes]:
+        """The leaf bytes of ``entries(start, stop)``, without the other columns."""
+        for first in range(start, stop, _STREAM_BATCH):
+            last = min(stop, first + _STREAM_BATCH)
+            params = {"ward": self._ward, "first": first, "last": last}
+            for leaf in self._connection.scalars(_LEAF_RANGE, params).all():
+                yield bytes(leaf)
+
     def entry_by_event_id(self, event_id: str) -> LogEntry | None:
         query = select(leaves.c.leaf_index, leaves.c.leaf, leaves.c.leaf_hash).where(
             leaves.c.ward == self._ward, leaves.c.event_id == event_id
@@ -239,6 +247,16 @@ class SqlLogStore:
 _TREE_SIZE = select(func.max(leaves.c.leaf_index)).where(leaves.c.ward == bindparam("ward"))
 _KNOWN_IDS = select(leaves.c.event_id).where(
     leaves.c.ward == bindparam("ward"), leaves.c.event_id.in_(bindparam("ids", expanding=True))
+)
+
+_LEAF_RANGE = (
+    select(leaves.c.leaf)
+    .where(
+        leaves.c.ward == bindparam("ward"),
+        leaves.c.leaf_index >= bindparam("first"),
+        leaves.c.leaf_index < bindparam("last"),
+    )
+    .order_by(leaves.c.leaf_index)
 )
 
 
