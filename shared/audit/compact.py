@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from shared.audit.merkle import fold_peaks, pair_hashes
+from shared.audit.merkle import fold_peaks, node_hash, pair_hashes
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,18 @@ class CompactRange:
     def append(self, leaf_hash: bytes) -> list[Subtree]:
         """Append one leaf; returns the subtrees (level >= 1) that this append completed."""
         return self.append_all([leaf_hash])
+
+    def append_subtree(self, level: int, subtree_hash: bytes) -> None:
+        """Append the ``2**level`` leaves of a perfect subtree, given its hash; the tree's size
+        must be a multiple of ``2**level``."""
+        if self._size & ((1 << level) - 1):
+            raise ValueError(f"a subtree of level {level} cannot follow {self._size} leaves")
+        index = self._size >> level
+        self._size += 1 << level
+        while index & 1:
+            subtree_hash = node_hash(self._peaks.pop(), subtree_hash)
+            index >>= 1
+        self._peaks.append(subtree_hash)
 
     def append_all(self, leaf_hashes: Iterable[bytes]) -> list[Subtree]:
         """Append leaves a whole level at a time; returns the subtrees (level >= 1) that they

@@ -8,7 +8,7 @@ from itertools import count
 from typing import Any, TypeVar
 
 from shared.audit import merkle
-from shared.audit.compact import CompactRange, Subtree
+from shared.audit.compact import CompactRange
 from shared.audit.errors import LeafEncodingError
 from shared.audit.leaf import event_id_of, leaf_bytes
 from shared.audit.scan import leaf_hashes
