@@ -157,7 +157,7 @@ def build_sql_log(path: Path, count: int) -> sa.Engine:
     tree = CompactRange()
     entries = small_leaves(count)
     while batch := list(islice(entries, 20_000)):
-        subtrees = [s for entry in batch for s in tree.append(entry.leaf_hash)]
+        subtrees = tree.append_all([entry.leaf_hash for entry in batch])
         with engine.begin() as connection:
             SqlLogStore(connection, WARD).add_entries(batch, subtrees)
     return engine
@@ -209,7 +209,7 @@ def build_large_log(signer: Signer, count: int) -> InMemoryLogStore:
     for entry in template_leaves(count):
         batch.append(entry)
         if len(batch) == APPEND_BATCH or entry.index == count - 1:
-            subtrees = [s for e in batch for s in tree.append(e.leaf_hash)]
+            subtrees = tree.append_all([e.leaf_hash for e in batch])
             store.add_entries(batch, subtrees)
             issue_checkpoint(log, [signer], origin=ORIGIN)
             batch = []
