@@ -99,17 +99,19 @@ def bench_signed_appends(workdir: Path, signer: Signer, figures: Figures) -> sa.
     with engine.begin() as connection:
         create_audit_tables(connection)
     envelopes = [envelope(n) for n in range(APPEND_EVENTS)]
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), time.process_time()
     for start in range(0, APPEND_EVENTS, APPEND_BATCH):
         with engine.begin() as connection:
             log = AuditLog(SqlLogStore(connection, WARD))
             log.append(envelopes[start : start + APPEND_BATCH])
             issue_checkpoint(log, [signer], origin=ORIGIN)
     rate = APPEND_EVENTS / (time.perf_counter() - began)
+    cpu = (time.process_time() - cpu_began) / APPEND_EVENTS
     figures.add(
         f"append + signed checkpoint per {APPEND_BATCH:,}",
         f"{rate:,.0f} events/s",
-        f"SQLite WAL, synchronous=FULL, {APPEND_EVENTS:,} events, RFC 8785 encoding included",
+        f"SQLite WAL, synchronous=FULL, {APPEND_EVENTS:,} events, RFC 8785 encoding included; "
+        f"{cpu * 1e6:.1f} µs CPU per event",
     )
     return engine
 
@@ -157,7 +159,7 @@ def build_sql_log(path: Path, count: int) -> sa.Engine:
     tree = CompactRange()
     entries = small_leaves(count)
     while batch := list(islice(entries, 20_000)):
-        subtrees = [s for entry in batch for s in tree.append(entry.leaf_hash)]
+        subtrees = tree.append_all([entry.leaf_hash for entry in batch])
         with engine.begin() as connection:
             SqlLogStore(connection, WARD).add_entries(batch, subtrees)
     return engine
@@ -209,7 +211,7 @@ def build_large_log(signer: Signer, count: int) -> InMemoryLogStore:
     for entry in template_leaves(count):
         batch.append(entry)
         if len(batch) == APPEND_BATCH or entry.index == count - 1:
-            subtrees = [s for e in batch for s in tree.append(e.leaf_hash)]
+            subtrees = tree.append_all([e.leaf_hash for e in batch])
             store.add_entries(batch, subtrees)
             issue_checkpoint(log, [signer], origin=ORIGIN)
             batch = []

@@ -12,14 +12,15 @@ import unicodedata
 _KATAKANA_START = 0x30A1  # ァ
 _KATAKANA_END = 0x30F6  # ヶ
 _KANA_SHIFT = 0x60  # distance from a katakana letter to its hiragana twin
+_KATAKANA_TO_HIRAGANA = {
+    code: code - _KANA_SHIFT for code in range(_KATAKANA_START, _KATAKANA_END + 1)
+}
 _SPACES = re.compile(r"\s+")
 _KANA_READING = re.compile(r"[\u3041-\u3096\u30A1-\u30FA\u30FC\u30FB\u309D\u309E\u30FD\u30FE 0-9]+")
 
 
 def katakana_to_hiragana(text: str) -> str:
-    return "".join(
-        chr(ord(c) - _KANA_SHIFT) if _KATAKANA_START <= ord(c) <= _KATAKANA_END else c for c in text
-    )
+    return text.translate(_KATAKANA_TO_HIRAGANA)
 
 
 def normalise_for_search(text: str) -> str:

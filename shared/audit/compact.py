@@ -47,32 +47,56 @@ class CompactRange:
 
     def append(self, leaf_hash: bytes) -> list[Subtree]:
         """Append one leaf; returns the subtrees (level >= 1) that this append completed."""
-        completed = []
-        level, index = 0, self._size
-        self._size += 1
+        return self.append_all([leaf_hash])
+
+    def append_subtree(self, level: int, subtree_hash: bytes) -> None:
+        """Append the ``2**level`` leaves of a perfect subtree, given its hash; the tree's size
+        must be a multiple of ``2**level``."""
+        if self._size & ((1 << level) - 1):
+            raise ValueError(f"a subtree of level {level} cannot follow {self._size} leaves")
+        index = self._size >> level
+        self._size += 1 << level
         while index & 1:
-            leaf_hash = node_hash(self._peaks.pop(), leaf_hash)
-            level, index = level + 1, index >> 1
-            completed.append(Subtree(level, index, leaf_hash))
-        self._peaks.append(leaf_hash)
+            subtree_hash = node_hash(self._peaks.pop(), subtree_hash)
+            index >>= 1
+        self._peaks.append(subtree_hash)
+
+    def append_all(self, leaf_hashes: Iterable[bytes]) -> list[Subtree]:
+        """Append leaves a whole level at a time; returns the subtrees (level >= 1) that they
+        completed, level by level, each level in index order."""
+        completed: list[Subtree] = []
+        for level, first, nodes in self._climb(list(leaf_hashes)):
+            completed.extend([Subtree(level, first + i, node) for i, node in enumerate(nodes)])
         return completed
 
     def extend(self, leaf_hashes: Iterable[bytes]) -> None:
         """Append leaves a whole level at a time, without reporting the subtrees completed."""
-        nodes = list(leaf_hashes)
+        self._climb(list(leaf_hashes))
+
+    def _climb(self, nodes: list[bytes]) -> list[tuple[int, int, list[bytes]]]:
+        """Absorb leaf hashes level by level; returns ``(level, first index, hashes)`` of the
+        subtrees completed on each level from 1 up."""
+        completed = []
         first = self._size  # index of nodes[0] on the current level
         self._size += len(nodes)
         new_peaks: list[bytes] = []
+        level = 0
         while nodes:
             # An odd first index makes nodes[0] a right child; its sibling is the lowest peak.
+            # The lists are copied, not changed: each level's list is also reported.
             if first & 1:
-                nodes.insert(0, self._peaks.pop())
+                nodes = [self._peaks.pop(), *nodes]
                 first -= 1
             if len(nodes) & 1:
-                new_peaks.append(nodes.pop())
+                new_peaks.append(nodes[-1])
+                nodes = nodes[:-1]
             nodes = pair_hashes(nodes)
             first >>= 1
+            level += 1
+            if nodes:
+                completed.append((level, first, nodes))
         self._peaks.extend(reversed(new_peaks))
+        return completed
 
 
 class HashLevels:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from itertools import count
 from typing import Any, TypeVar
 
 from shared.audit import merkle
-from shared.audit.compact import CompactRange, Subtree
+from shared.audit.compact import CompactRange
 from shared.audit.errors import LeafEncodingError
 from shared.audit.leaf import event_id_of, leaf_bytes
+from shared.audit.scan import leaf_hashes
 from shared.audit.store import LogEntry, LogStore
 
 _PLACEHOLDER_HASH = bytes(merkle.HASH_SIZE)
@@ -49,15 +51,17 @@ class AuditLog:
         """Append envelopes in order, skipping any event id that is already logged."""
         fresh, skipped = self._split_new_envelopes(envelopes)
         tree = self._compact_range(self._store.tree_size())
-        entries: list[LogEntry] = []
-        subtrees: list[Subtree] = []
-        for event_id, envelope in fresh:
-            leaf = leaf_bytes(envelope)
-            leaf_hash = merkle.leaf_hash(leaf)
-            entries.append(LogEntry(tree.size, event_id, leaf, leaf_hash))
-            subtrees.extend(tree.append(leaf_hash))
+        start = tree.size
+        leaves = [leaf_bytes(envelope) for _event_id, envelope in fresh]
+        hashes = leaf_hashes(leaves)
+        entries = [
+            LogEntry(index, event_id, leaf, leaf_hash)
+            for index, (event_id, _envelope), leaf, leaf_hash in zip(
+                count(start), fresh, leaves, hashes, strict=False
+            )
+        ]
         if entries:
-            self._store.add_entries(entries, subtrees)
+            self._store.add_entries(entries, tree.append_all(hashes))
         return AppendResult(tuple(entries), tuple(skipped), tree.size)
 
     def root(self, tree_size: int | None = None) -> bytes:

@@ -58,8 +58,7 @@ def log_from_database(
 
     def leaves() -> Iterator[bytes]:
         with engine.connect() as connection:
-            for entry in SqlLogStore(connection, ward).entries(0, checkpoint.tree_size):
-                yield entry.leaf
+            yield from SqlLogStore(connection, ward).leaves(0, checkpoint.tree_size)
 
     return SignedLog(ward, checkpoint, leaves)
 

@@ -80,6 +80,7 @@ STORED_FROM_LEVEL = 4
 _BLOCK_LEVEL = STORED_FROM_LEVEL
 # Keeps every IN list below the bound-parameter limits of SQLite and PostgreSQL.
 _QUERY_BATCH = 150
+_ID_BATCH = 900
 _STREAM_BATCH = 1000
 _DRIVER_MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
@@ -108,18 +109,13 @@ class SqlLogStore:
         return self._ward
 
     def tree_size(self) -> int:
-        highest = self._connection.scalar(
-            select(func.max(leaves.c.leaf_index)).where(leaves.c.ward == self._ward)
-        )
+        highest = self._connection.scalar(_TREE_SIZE, {"ward": self._ward})
         return 0 if highest is None else int(highest) + 1
 
     def known_event_ids(self, event_ids: Collection[str]) -> set[str]:
         known: set[str] = set()
-        for batch in _batches(event_ids, _QUERY_BATCH):
-            query = select(leaves.c.event_id).where(
-                leaves.c.ward == self._ward, leaves.c.event_id.in_(batch)
-            )
-            known.update(self._connection.scalars(query))
+        for batch in _batches(event_ids, _ID_BATCH):
+            known.update(self._connection.scalars(_KNOWN_IDS, {"ward": self._ward, "ids": batch}))
         return known
 
     def add_entries(self, entries: Sequence[LogEntry], new_subtrees: Sequence[Subtree]) -> None:
@@ -164,6 +160,14 @@ class SqlLogStore:
             for index, event_id, leaf, leaf_hash in rows:
                 yield LogEntry(int(index), event_id, bytes(leaf), bytes(leaf_hash))
             position = int(rows[-1][0]) + 1
+
+    def leaves(self, start: int, stop: int) -> Iterator[bytes]:
+        """The leaf bytes of ``entries(start, stop)``, without the other columns."""
+        for first in range(start, stop, _STREAM_BATCH):
+            last = min(stop, first + _STREAM_BATCH)
+            params = {"ward": self._ward, "first": first, "last": last}
+            for leaf in self._connection.scalars(_LEAF_RANGE, params).all():
+                yield bytes(leaf)
 
     def entry_by_event_id(self, event_id: str) -> LogEntry | None:
         query = select(leaves.c.leaf_index, leaves.c.leaf, leaves.c.leaf_hash).where(
@@ -237,6 +241,23 @@ class SqlLogStore:
             ((int(level), int(index)), bytes(node))
             for level, index, node in self._connection.execute(_upper_query(len(positions)), params)
         ]
+
+
+# Built once, so that each execution only looks up its compiled form.
+_TREE_SIZE = select(func.max(leaves.c.leaf_index)).where(leaves.c.ward == bindparam("ward"))
+_KNOWN_IDS = select(leaves.c.event_id).where(
+    leaves.c.ward == bindparam("ward"), leaves.c.event_id.in_(bindparam("ids", expanding=True))
+)
+
+_LEAF_RANGE = (
+    select(leaves.c.leaf)
+    .where(
+        leaves.c.ward == bindparam("ward"),
+        leaves.c.leaf_index >= bindparam("first"),
+        leaves.c.leaf_index < bindparam("last"),
+    )
+    .order_by(leaves.c.leaf_index)
+)
 
 
 @lru_cache(maxsize=_QUERY_BATCH)

@@ -31,9 +31,10 @@ from shared.audit.export import (
     read_manifest,
     read_verifier_keys,
 )
+from shared.audit.merkle import perfect_subtrees
 from shared.audit.note import Verifier
 from shared.audit.problems import Problem, ProblemKind, SignedHead, VerificationError
-from shared.audit.scan import hash_file, read_lines
+from shared.audit.scan import ChunkSummary, read_lines, summarise_file
 
 Progress = Callable[[int, int], None]
 """Called with (entries hashed so far, entries in the export) as verification advances."""
@@ -123,26 +124,29 @@ class _EntryScan:
     def run(self, heads: list[SignedHead], expected_total: int, workers: int | None) -> None:
         self._pending = list(reversed(heads))
         self._expected_total = expected_total
-        self._check_heads_at(self._tree.copy())
+        self._check_heads_at(self._tree)
         path = self._directory / ENTRIES_FILE
         if not path.is_file():
             raise VerificationError(
                 Problem(ProblemKind.MALFORMED_EXPORT, f"{ENTRIES_FILE} is missing")
             )
-        for hashes in hash_file(path, workers):
-            self._add_leaves(hashes)
+        for summary in summarise_file(path, [head.tree_size for head in heads], workers):
+            self._add_chunk(summary)
             if self._progress:
                 self._progress(self._tree.size, max(self._tree.size, self._expected_total))
         self._check_end(self._tree.size)
 
-    def _add_leaves(self, hashes: list[bytes]) -> None:
-        start = self._tree.size
-        while self._pending and self._pending[-1].tree_size <= start + len(hashes):
-            cut = self._pending[-1].tree_size - start
-            self._tree.extend(hashes[:cut])
-            hashes, start = hashes[cut:], start + cut
-            self._check_heads_at(self._tree.copy())
-        self._tree.extend(hashes)
+    def _add_chunk(self, summary: ChunkSummary) -> None:
+        """Grows the tree by one chunk, checking the heads signed at sizes inside it."""
+        base = self._tree
+        for size, cover in sorted(summary.covers.items()):
+            tree = base.copy()
+            for (level, _index), subtree_hash in zip(
+                perfect_subtrees(base.size, size), cover, strict=True
+            ):
+                tree.append_subtree(level, subtree_hash)
+            self._check_heads_at(tree)
+            self._tree = tree
 
     def _check_heads_at(self, tree: CompactRange) -> None:
         while self._pending and self._pending[-1].tree_size == tree.size:

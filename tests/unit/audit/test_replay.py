@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -152,3 +153,14 @@ def test_digests_follow_the_key_order_and_the_ward(tmp_path: Path) -> None:
     assert (
         naive == row_bytes({"n": 1, "at": START}) == b'{"at":"2026-04-01T09:00:00+00:00","n":1}\n'
     )
+
+
+async def test_small_chunks_replay_alike_and_leave_the_collector_as_it_was(
+    audit_database: Database, signer: Signer, tmp_path: Path
+) -> None:
+    threshold = gc.get_threshold()
+    log = log_from_database(audit_database.engine, "nerima", [signer.verifier()], PREFIX)
+    result = await replay_log(log, {PROBE.name: PROBE}, tmp_path / "out", batch=4)
+    assert result.applied == EVENTS + 5
+    assert probe_events(result) == EVENTS
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (threshold, 0)

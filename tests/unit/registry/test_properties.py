@@ -87,3 +87,11 @@ def test_half_width_and_full_width_meet() -> None:
     assert normalise_for_search("ﾈﾘﾏ ﾎﾞﾗﾝﾃｨｱ") == normalise_for_search("ねりま　ボランティア")
     assert normalise_for_search("ＮＰＯ法人") == normalise_for_search("npo法人")
     assert search_terms("  ｺﾄﾞﾓ　食堂 ") == ["こども", "食堂"]
+
+
+@given(
+    st.text(alphabet=st.characters(min_codepoint=0x3000, max_codepoint=0x3100) | st.characters())
+)
+def test_katakana_letters_become_their_hiragana_twins_and_nothing_else_changes(text: str) -> None:
+    expected = "".join(chr(ord(c) - 0x60) if "ァ" <= c <= "ヶ" else c for c in text)
+    assert katakana_to_hiragana(text) == expected
