@@ -240,38 +240,49 @@ async def test_processes_creating_the_same_tables_at_once_all_succeed(database: 
 
 
 @pytest.mark.postgres
-async def test_idempotency_keys_of_a_group_commit_are_found_by_index(
+async def test_a_group_commit_reads_keys_and_versions_by_index(
     postgres_schema: tuple[str, str],
 ) -> None:
-    """The keys a group commit checks are looked up by their primary key, never by scanning
-    every key ever stored (which grows with every donation a ward receives)."""
+    """What a group commit checks is found through the indexes: keys by their primary key,
+    each stream's version at the end of its index entries. Never a scan of every key or of
+    every event of a stream (a ward's receipt stream grows with every donation)."""
     url, schema = postgres_schema
     database = Database(url, schema=schema)
     store = EventStore(database)
     await store.create_tables()
+    await store.append("counter", NO_STREAM, happened(50), context())
     lookups: list[tuple[str, Any]] = []
 
     def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if "FROM idempotency_keys" in statement:
+        if "FROM idempotency_keys" in statement or "max(events.version)" in statement:
             lookups.append((statement, parameters))
 
     sa.event.listen(database.engine, "before_cursor_execute", capture)
     try:
         items = [
-            BatchItem([StreamAppend(f"s{i}", NO_STREAM, happened(1))], keyed(f"k{i}"))
+            BatchItem(
+                [
+                    StreamAppend(f"s{i}", NO_STREAM, happened(1)),
+                    StreamAppend("counter", 50 + i, happened(1)),
+                ],
+                keyed(f"k{i}"),
+            )
             for i in range(3)
         ]
         await store.append_batch(items)
     finally:
         sa.event.remove(database.engine, "before_cursor_execute", capture)
-    assert lookups
+    assert {("idempotency_keys" in statement) for statement, _ in lookups} == {True, False}
     with database.engine.begin() as connection:
         connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
         for statement, parameters in lookups:
             plan = connection.exec_driver_sql(f"EXPLAIN {statement}", parameters).scalars().all()
-            conditions = [line for line in plan if "Index Cond" in line]
-            assert conditions and all("scope" in line for line in conditions), plan
             assert not any("Seq Scan" in line for line in plan), plan
+            if "idempotency_keys" in statement:
+                conditions = [line for line in plan if "Index Cond" in line]
+                assert conditions and all("scope" in line for line in conditions), plan
+            else:
+                assert any("Scan Backward" in line for line in plan), plan
     database.dispose()
 
 
