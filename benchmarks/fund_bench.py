@@ -77,20 +77,34 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU time of every local PostgreSQL server process (0 where they cannot be read)."""
+    total = 0.0
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() == "postgres":
+                total += process_cpu_seconds(int(comm.parent.name))
+        except (OSError, ValueError):
+            continue
+    return total
+
+
 class CpuMeter:
-    """CPU seconds of the API process, the workers process and this one since creation."""
+    """CPU seconds of the API process, the workers process, this one and the local PostgreSQL
+    server since creation."""
 
     def __init__(self, api: int, workers: int) -> None:
         self.pids = (api, workers)
         self.start = self._now()
 
-    def _now(self) -> tuple[float, float, float]:
+    def _now(self) -> tuple[float, float, float, float]:
         api, workers = (process_cpu_seconds(pid) for pid in self.pids)
-        return api, workers, time.process_time()
+        return api, workers, time.process_time(), postgres_cpu_seconds()
 
-    def seconds(self) -> tuple[float, float, float]:
+    def seconds(self) -> tuple[float, float, float, float]:
         now = self._now()
-        return now[0] - self.start[0], now[1] - self.start[1], now[2] - self.start[2]
+        api, workers, own, postgres = (a - b for a, b in zip(now, self.start, strict=True))
+        return api, workers, own, postgres
 
 
 def body(i: int) -> dict[str, object]:
@@ -261,7 +275,7 @@ async def measure(console: Console, url: str, schema: str) -> list[tuple[str, st
             )
             cpu = CpuMeter(server.pid, workers.pid)
             busy = await load.closed_loop(THROUGHPUT_DONATIONS, WARMUP, THROUGHPUT_SECONDS)
-            api_cpu, workers_cpu, own_cpu = cpu.seconds()
+            api_cpu, workers_cpu, own_cpu, postgres_cpu = cpu.seconds()
             await asyncio.sleep(1.0)
             console.print(f"{FIXED_RATE} donations/s for {FIXED_SECONDS} s…")
             steady = await load.fixed_rate(FIXED_RATE, FIXED_SECONDS, WARMUP + THROUGHPUT_DONATIONS)
@@ -285,7 +299,8 @@ async def measure(console: Console, url: str, schema: str) -> list[tuple[str, st
             "  CPU per donation",
             f"{api_cpu / busy.done * 1e6:,.0f} µs API",
             f"{workers_cpu / busy.done * 1e6:,.0f} µs relay and consumer process (in the same "
-            f"seconds), {own_cpu / busy.done * 1e6:,.0f} µs load generator",
+            f"seconds), {postgres_cpu / busy.done * 1e6:,.0f} µs PostgreSQL, "
+            f"{own_cpu / busy.done * 1e6:,.0f} µs load generator",
         ),
         (
             f"p99 at {FIXED_RATE} donations/s",
