@@ -51,9 +51,13 @@ async def test_demo_data_fills_both_wards_once(demo_world: World) -> None:
             return sorted({item["designation"]["kind"] for item in items})
 
         await eventually(donations, lambda kinds: len(kinds) == 4, timeout=30)
+        # The demo awards, pays a tranche and takes a return in turn: wait for the return.
         await eventually(
             lambda ward=ward: fund.client.get(f"/v1/wards/{ward}/grants"),
-            lambda response: response.json().get("total") == 1,
+            lambda response: (
+                response.json().get("total") == 1
+                and response.json()["items"][0]["balances"]["returns"] >= 1
+            ),
         )
         await fund.caught_up()
         (grant,) = (await fund.get_json(f"/v1/wards/{ward}/grants"))["items"]
