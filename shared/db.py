@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,6 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 
 T = TypeVar("T")
+PING_AFTER_IDLE_SECONDS = 5.0
 SCHEMA_LOCK_KEY = 0x6B796F646F5F  # serialises CREATE SCHEMA/TABLE across processes
 
 SQLITE_PRAGMAS = (
@@ -49,9 +51,34 @@ def create_sync_engine(url: str, *, schema: str | None = None, writer: bool = Tr
     if is_sqlite(url):
         return _sqlite_engine(url, writer=writer)
     connect_args = {"options": f"-c search_path={schema}"} if schema else {}
-    return sa.create_engine(
-        url, connect_args=connect_args, pool_size=10, max_overflow=20, pool_pre_ping=True
-    )
+    engine = sa.create_engine(url, connect_args=connect_args, pool_size=10, max_overflow=20)
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: sa.Engine) -> None:
+    """Check a pooled connection before use only when it has been idle a while.
+
+    A connection that sat in the pool may have died with a server restart or an idle timeout;
+    one in use a moment ago is alive, and pinging it on every checkout (``pool_pre_ping``) would
+    add a round trip to every transaction. A failed ping discards the connection and the pool
+    hands out another. A connection that breaks while busy fails its statement, and SQLAlchemy
+    then discards every connection of the pool that is as old.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise sa.exc.DisconnectionError(f"pooled connection is gone: {error}") from error
 
 
 def _sqlite_engine(url: str, *, writer: bool) -> sa.Engine:
