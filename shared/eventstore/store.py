@@ -172,11 +172,14 @@ class EventStore:
         batch = _Batch(known, versions)
         for index, (item, prepare) in enumerate(zip(items, prepared, strict=True)):
             batch.decide(index, item.context, prepare)
-        if batch.rows:
+        if batch.rows and self.database.is_postgres:
+            claims = batch.key_claims(self.clock())
+            batch.inserted(_pg_insert_events_and_keys(connection, batch.rows, claims))
+        elif batch.rows:
             batch.inserted(_insert_events(connection, batch.rows))
             keys = batch.key_rows(self.clock())
             if keys:
-                _insert_keys(connection, keys)
+                connection.execute(sa.insert(idempotency_keys), keys)
         return batch.outcomes(connection)
 
     async def replay(self, context: AppendContext) -> AppendResult | None:
@@ -336,21 +339,27 @@ def _insert_events(connection: sa.Connection, rows: list[dict[str, Any]]) -> lis
     return [positions[row["event_id"]] for row in rows]
 
 
-_PG_INSERT_KEYS = sa.text(
+_PG_INSERT_EVENTS_AND_KEYS = sa.text(
+    "WITH inserted AS (" + _PG_INSERT_EVENTS.text + "), remembered AS ("
     "INSERT INTO idempotency_keys "
     "(scope, key, fingerprint, first_position, last_position, created_at) "
-    "SELECT r->>'scope', r->>'key', r->>'fingerprint', (r->>'first_position')::bigint, "
-    "(r->>'last_position')::bigint, (r->>'created_at')::timestamptz "
-    "FROM json_array_elements(CAST(:rows AS json)) AS r"
+    "SELECT k->>'scope', k->>'key', k->>'fingerprint', first_event.position, last_event.position, "
+    "(k->>'created_at')::timestamptz "
+    "FROM json_array_elements(CAST(:keys AS json)) AS k "
+    "JOIN inserted AS first_event ON first_event.event_id = k->>'first_event_id' "
+    "JOIN inserted AS last_event ON last_event.event_id = k->>'last_event_id'"
+    ") SELECT event_id, position FROM inserted"
 )
 
 
-def _insert_keys(connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
-    """Remember a group commit's idempotency keys (on PostgreSQL as one JSON text too)."""
-    if connection.dialect.name != "postgresql":
-        connection.execute(sa.insert(idempotency_keys), rows)
-        return
-    connection.execute(_PG_INSERT_KEYS, {"rows": _json_rows(rows, "created_at")})
+def _pg_insert_events_and_keys(
+    connection: sa.Connection, rows: list[dict[str, Any]], claims: list[dict[str, Any]]
+) -> list[int]:
+    """A group commit's events and idempotency keys in one statement (one round trip): each key
+    names its first and last event, whose positions PostgreSQL fills in."""
+    payload = {"rows": _json_rows(rows, "recorded_at"), "keys": _json_rows(claims, "created_at")}
+    positions = {str(e): int(p) for e, p in connection.execute(_PG_INSERT_EVENTS_AND_KEYS, payload)}
+    return [positions[row["event_id"]] for row in rows]
 
 
 def _json_rows(rows: list[dict[str, Any]], timestamp: str) -> str:
@@ -534,23 +543,42 @@ class _Batch:
     def inserted(self, positions: list[int]) -> None:
         self.positions = positions
 
-    def key_rows(self, now: datetime) -> list[dict[str, Any]]:
-        keyed = []
+    def key_claims(self, now: datetime) -> list[dict[str, Any]]:
+        """The idempotency keys to remember, each with the ids of its first and last event."""
+        claims = []
         for index, count, context in self.owners:
             if context.idempotency_key is None or count == 0:
                 continue
             start = self._start(index)
-            keyed.append(
+            claims.append(
                 {
                     "scope": _scope(context),
                     "key": context.idempotency_key,
                     "fingerprint": context.fingerprint or "",
-                    "first_position": self.positions[start],
-                    "last_position": self.positions[start + count - 1],
+                    "first_event_id": self.rows[start]["event_id"],
+                    "last_event_id": self.rows[start + count - 1]["event_id"],
                     "created_at": now,
                 }
             )
-        return keyed
+        return claims
+
+    def key_rows(self, now: datetime) -> list[dict[str, Any]]:
+        """Rows of the idempotency keys table, once the events have their positions."""
+        position_of = {
+            row["event_id"]: position
+            for row, position in zip(self.rows, self.positions, strict=True)
+        }
+        return [
+            {
+                "scope": claim["scope"],
+                "key": claim["key"],
+                "fingerprint": claim["fingerprint"],
+                "first_position": position_of[claim["first_event_id"]],
+                "last_position": position_of[claim["last_event_id"]],
+                "created_at": claim["created_at"],
+            }
+            for claim in self.key_claims(now)
+        ]
 
     def _start(self, index: int) -> int:
         result = self.results[index]
