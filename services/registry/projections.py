@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -280,15 +281,20 @@ def _with_derived_columns(row: Row) -> Row:
         **row,
         "listed": row["status"] == ActorStatus.ACTIVE.value and not row["individual"],
         "fields_key": fields_key(row["fields"]),
-        "area_key": normalise_for_search(row["area"]) if row["area"] else None,
+        "area_key": _normalised(row["area"]) if row["area"] else None,
         "public_search": _search_text(public_texts),
         "staff_search": _search_text(public_texts + person_texts),
-        "sort_key": normalise_for_search(sort_name),
+        "sort_key": _normalised(sort_name),
     }
 
 
 def _search_text(texts: Sequence[str | None]) -> str:
-    return "\n".join(normalise_for_search(t) for t in texts if t)
+    return "\n".join(_normalised(t) for t in texts if t)
+
+
+# An actor's texts are normalised again on each of its events, and areas, descriptions and
+# names recur across actors: a bounded cache makes most of them a lookup.
+_normalised = lru_cache(maxsize=1 << 16)(normalise_for_search)
 
 
 def _last_per_key(rows: Sequence[Row], key: str) -> list[Row]:

@@ -9,9 +9,10 @@ it is one prepared statement run over every row (``executemany``, in C).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,7 +34,8 @@ def insert_rows(connection: sa.Connection, table: sa.Table, rows: Sequence[Row])
             _pg_insert(connection.dialect, table, columns), _pg_rows(table, columns, rows)
         )
         return
-    connection.execute(sqlite_insert(table), list(rows))
+    sql = _sqlite_insert_sql(connection.dialect, table, columns)
+    connection.exec_driver_sql(sql, _sqlite_rows(connection.dialect, table, columns, rows))
 
 
 def insert_new(
@@ -76,29 +78,57 @@ def upsert(
         statement = _pg_upsert(connection.dialect, table, columns, *shape)
         connection.execute(statement, _pg_rows(table, columns, ordered))
         return
-    connection.execute(_sqlite_upsert(table, columns, *shape), ordered)
+    sql = _sqlite_upsert_sql(connection.dialect, table, columns, *shape)
+    connection.exec_driver_sql(sql, _sqlite_rows(connection.dialect, table, columns, ordered))
+
+
+# --- SQLite: one statement text per table and row shape, run by sqlite3's executemany ---------
+# Each value goes through the bind processor SQLAlchemy itself would apply to its column (JSON
+# text, dates as text, booleans as 0/1, UtcDateTime's refusal of naive values), so the stored
+# values are the same; only the per-row, per-parameter bookkeeping of SQLAlchemy is skipped.
+
+Processor = Callable[[Any], Any] | None
+
+
+def _sqlite_rows(
+    dialect: Any, table: sa.Table, columns: tuple[str, ...], rows: Sequence[Row]
+) -> list[tuple[Any, ...]]:
+    values = [
+        list(map(processor, map(itemgetter(c), rows)))
+        if processor
+        else list(map(itemgetter(c), rows))
+        for c, processor in zip(columns, _bind_processors(dialect, table, columns), strict=True)
+    ]
+    return list(zip(*values, strict=True))
 
 
 @lru_cache(maxsize=512)
-def _sqlite_upsert(
+def _bind_processors(
+    dialect: Any, table: sa.Table, columns: tuple[str, ...]
+) -> tuple[Processor, ...]:
+    return tuple(table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns)
+
+
+@lru_cache(maxsize=512)
+def _sqlite_insert_sql(dialect: Any, table: sa.Table, columns: tuple[str, ...]) -> str:
+    quote = dialect.identifier_preparer.quote
+    return (
+        f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "
+        f"({', '.join(quote(c) for c in columns)}) VALUES ({', '.join('?' for _ in columns)})"
+    )
+
+
+@lru_cache(maxsize=512)
+def _sqlite_upsert_sql(
+    dialect: Any,
     table: sa.Table,
     columns: tuple[str, ...],
     keys: tuple[str, ...],
     increment: tuple[str, ...],
     keep: tuple[str, ...],
-) -> Any:
-    # Built once per shape: building ON CONFLICT clauses costs far more than running them.
-    statement = sqlite_insert(table)
-    updates = {
-        column: (table.c[column] + statement.excluded[column])
-        if column in increment
-        else statement.excluded[column]
-        for column in columns
-        if column not in keys and column not in keep
-    }
-    if updates:
-        return statement.on_conflict_do_update(index_elements=list(keys), set_=updates)
-    return statement.on_conflict_do_nothing(index_elements=list(keys))
+) -> str:
+    conflict = _on_conflict(dialect, table, columns, keys, increment, keep)
+    return _sqlite_insert_sql(dialect, table, columns) + conflict
 
 
 # --- PostgreSQL: a batch is one JSON text of row arrays, expanded by json_array_elements --------
@@ -172,6 +202,19 @@ def _pg_upsert(
     increment: tuple[str, ...],
     keep: tuple[str, ...],
 ) -> Any:
+    conflict = _on_conflict(dialect, table, columns, keys, increment, keep)
+    return sa.text(_pg_insert_sql(dialect, table, columns) + conflict)
+
+
+def _on_conflict(
+    dialect: Any,
+    table: sa.Table,
+    columns: tuple[str, ...],
+    keys: tuple[str, ...],
+    increment: tuple[str, ...],
+    keep: tuple[str, ...],
+) -> str:
+    """The ON CONFLICT clause of an upsert, in the syntax PostgreSQL and SQLite share."""
     quote = dialect.identifier_preparer.quote
     name = dialect.identifier_preparer.format_table(table)
     updates = [
@@ -182,8 +225,7 @@ def _pg_upsert(
         if c not in keys and c not in keep
     ]
     conflict = f" ON CONFLICT ({', '.join(quote(k) for k in keys)}) "
-    action = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
-    return sa.text(_pg_insert_sql(dialect, table, columns) + conflict + action)
+    return conflict + (f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING")
 
 
 @lru_cache(maxsize=512)
