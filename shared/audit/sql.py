@@ -108,6 +108,10 @@ class SqlLogStore:
     def ward(self) -> str:
         return self._ward
 
+    @property
+    def lowest_stored_level(self) -> int:
+        return STORED_FROM_LEVEL
+
     def tree_size(self) -> int:
         highest = self._connection.scalar(_TREE_SIZE, {"ward": self._ward})
         return 0 if highest is None else int(highest) + 1
