@@ -29,7 +29,7 @@ from services.registry.japanese import normalise_for_search
 from shared.events import EventEnvelope
 from shared.eventstore.schema import UtcDateTime
 from shared.projections.runner import DispatchingProjection
-from shared.projections.writes import update_where, upsert
+from shared.projections.writes import stored_rows, update_where, upsert
 
 Row = dict[str, Any]
 metadata = sa.MetaData()
@@ -257,9 +257,7 @@ def _fold_actor_rows(
 
 
 def _actor_rows(connection: sa.Connection, ids: list[str]) -> dict[str, Row]:
-    query = sa.select(actors_table).where(actors_table.c.actor_id.in_(ids))
-    result = connection.execute(query)
-    return {row["actor_id"]: dict(row) for row in result.mappings()}
+    return {row["actor_id"]: row for row in stored_rows(connection, actors_table, "actor_id", ids)}
 
 
 def _event_columns(event: EventEnvelope) -> Row:

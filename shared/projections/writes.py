@@ -84,6 +84,29 @@ def upsert(
     connection.exec_driver_sql(sql, _sqlite_rows(connection.dialect, table, columns, ordered))
 
 
+def stored_rows(
+    connection: sa.Connection, table: sa.Table, key: str, values: Sequence[Any]
+) -> list[dict[str, Any]]:
+    """The rows of ``table`` whose ``key`` is one of ``values`` (all columns, as dicts): what a
+    fold reads before it rewrites them."""
+    if not values:
+        return []
+    if connection.dialect.name != "sqlite":
+        query = sa.select(table).where(table.c[key].in_(values))
+        return [dict(row) for row in connection.execute(query).mappings()]
+    sql = f"{_sqlite_select_sql(connection.dialect, table, key)} ({', '.join('?' * len(values))})"
+    fetched = connection.exec_driver_sql(sql, tuple(values)).fetchall()
+    if not fetched:
+        return []
+    processors = _result_processors(connection.dialect, table)
+    columns = [
+        list(map(processor, column)) if processor else column
+        for processor, column in zip(processors, zip(*fetched, strict=True), strict=True)
+    ]
+    names = [column.name for column in table.columns]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
 # --- SQLite: one statement text per table and row shape, run by sqlite3's executemany ---------
 # Each value goes through the bind processor SQLAlchemy itself would apply to its column (JSON
 # text, dates as text, booleans as 0/1, UtcDateTime's refusal of naive values), so the stored
@@ -113,14 +136,16 @@ def _bind_processors(
 
 def _bind_processor(dialect: Any, column_type: Any) -> Processor:
     processor: Processor = column_type.dialect_impl(dialect).bind_processor(dialect)
-    if isinstance(column_type, UtcDateTime) and _same_text(processor, _sqlite_utc_text):
+    if isinstance(column_type, UtcDateTime) and _same_value(
+        processor, _sqlite_utc_text, list(_SAMPLE_MOMENTS)
+    ):
         return _sqlite_utc_text
     return processor
 
 
 def _sqlite_utc_text(value: datetime | None) -> str | None:
     """The text UtcDateTime and SQLite's DATETIME processor store (checked against them once,
-    by ``_same_text``), with fewer steps."""
+    by ``_same_value``), with fewer steps."""
     if value is None:
         return None
     if value.tzinfo is None:
@@ -130,14 +155,43 @@ def _sqlite_utc_text(value: datetime | None) -> str | None:
     return value.isoformat(" ", "microseconds")[:_NAIVE_TEXT_LENGTH]  # without "+00:00"
 
 
+@lru_cache(maxsize=512)
+def _sqlite_select_sql(dialect: Any, table: sa.Table, key: str) -> str:
+    quote = dialect.identifier_preparer.quote
+    return (
+        f"SELECT {', '.join(quote(c.name) for c in table.columns)} "
+        f"FROM {dialect.identifier_preparer.format_table(table)} WHERE {quote(key)} IN"
+    )
+
+
+@lru_cache(maxsize=512)
+def _result_processors(dialect: Any, table: sa.Table) -> tuple[Processor, ...]:
+    return tuple(_result_processor(dialect, column.type) for column in table.columns)
+
+
+def _result_processor(dialect: Any, column_type: Any) -> Processor:
+    processor: Processor = column_type.dialect_impl(dialect).result_processor(dialect, None)
+    stored = [_sqlite_utc_text(moment) for moment in _SAMPLE_MOMENTS]
+    if isinstance(column_type, UtcDateTime) and _same_value(processor, _sqlite_utc_moment, stored):
+        return _sqlite_utc_moment
+    return processor
+
+
+def _sqlite_utc_moment(text: str | None) -> datetime | None:
+    """The aware datetime UtcDateTime reads back from SQLite's text (checked once against it)."""
+    if text is None:
+        return None
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def _same_value(processor: Processor, fast: Callable[[Any], Any], samples: list[Any]) -> bool:
+    return processor is not None and all(processor(v) == fast(v) for v in samples)
+
+
 _NO_OFFSET = timedelta(0)
 _NAIVE_TEXT_LENGTH = len("2026-04-01 09:00:00.000000")
 _JST = timezone(timedelta(hours=9))
 _SAMPLE_MOMENTS = (datetime(2026, 4, 1, 9, 5, 7, 123, tzinfo=_JST), datetime(987, 1, 2, tzinfo=UTC))
-
-
-def _same_text(processor: Processor, fast: Callable[[Any], Any]) -> bool:
-    return processor is not None and all(processor(v) == fast(v) for v in _SAMPLE_MOMENTS)
 
 
 @lru_cache(maxsize=512)
