@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
+from operator import itemgetter
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from shared.db import Database
 from shared.eventstore.schema import UtcDateTime
-from shared.projections.writes import insert_new, insert_rows, update_where, upsert
+from shared.projections.writes import insert_new, insert_rows, stored_rows, update_where, upsert
 
 metadata = sa.MetaData()
 things = sa.Table(
@@ -201,3 +202,22 @@ async def test_batch_writes_store_what_a_plain_insert_stores(
     upserted = await database.write(stored(lambda c: upsert(c, table, rows, keys=keys)))
     assert batched == plain
     assert upserted == plain
+
+
+async def test_stored_rows_read_what_a_plain_select_reads(database: Database) -> None:
+    await database.create_all(metadata)
+    await database.write(lambda c: c.execute(sa.delete(things)))
+    rows = [
+        {**row("p", 1, {"k": "値"}, "メモ"), "seen_at": datetime(2026, 4, 1, 18, tzinfo=JST)},
+        {**row("q", 2, None), "seen_at": None},
+        row("r", 3, []),
+    ]
+    await database.write(lambda c: insert_rows(c, things, rows))
+    wanted = ["p", "q", "missing"]
+    plain = sa.select(things).where(things.c.thing_id.in_(wanted))
+    expected = await database.read(lambda c: [dict(r) for r in c.execute(plain).mappings()])
+    stored = await database.read(lambda c: stored_rows(c, things, "thing_id", wanted))
+    key = itemgetter("thing_id")
+    assert sorted(stored, key=key) == sorted(expected, key=key)
+    assert len(stored) == 2
+    assert await database.read(lambda c: stored_rows(c, things, "thing_id", [])) == []
