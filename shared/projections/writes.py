@@ -21,6 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from shared.eventstore.schema import UtcDateTime
 
 Row = Mapping[str, Any]
+UpsertShape = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]  # keys, increment, keep
 
 
 def sorted_by_key(rows: Iterable[Row], keys: Sequence[str]) -> list[Row]:
@@ -77,10 +78,10 @@ def upsert(
     columns = tuple(ordered[0])
     shape = (tuple(keys), tuple(increment), tuple(keep))
     if connection.dialect.name == "postgresql":
-        statement = _pg_upsert(connection.dialect, table, columns, *shape)
+        statement = _pg_upsert(connection.dialect, table, columns, shape)
         connection.execute(statement, _pg_rows(table, columns, ordered))
         return
-    sql = _sqlite_upsert_sql(connection.dialect, table, columns, *shape)
+    sql = _sqlite_upsert_sql(connection.dialect, table, columns, shape)
     connection.exec_driver_sql(sql, _sqlite_rows(connection.dialect, table, columns, ordered))
 
 
@@ -205,14 +206,9 @@ def _sqlite_insert_sql(dialect: Any, table: sa.Table, columns: tuple[str, ...]) 
 
 @lru_cache(maxsize=512)
 def _sqlite_upsert_sql(
-    dialect: Any,
-    table: sa.Table,
-    columns: tuple[str, ...],
-    keys: tuple[str, ...],
-    increment: tuple[str, ...],
-    keep: tuple[str, ...],
+    dialect: Any, table: sa.Table, columns: tuple[str, ...], shape: UpsertShape
 ) -> str:
-    conflict = _on_conflict(dialect, table, columns, keys, increment, keep)
+    conflict = _on_conflict(dialect, table, columns, shape)
     return _sqlite_insert_sql(dialect, table, columns) + conflict
 
 
@@ -279,27 +275,16 @@ def _pg_column(dialect: Any, column: sa.Column[Any], index: int) -> str:
 
 
 @lru_cache(maxsize=512)
-def _pg_upsert(
-    dialect: Any,
-    table: sa.Table,
-    columns: tuple[str, ...],
-    keys: tuple[str, ...],
-    increment: tuple[str, ...],
-    keep: tuple[str, ...],
-) -> Any:
-    conflict = _on_conflict(dialect, table, columns, keys, increment, keep)
+def _pg_upsert(dialect: Any, table: sa.Table, columns: tuple[str, ...], shape: UpsertShape) -> Any:
+    conflict = _on_conflict(dialect, table, columns, shape)
     return sa.text(_pg_insert_sql(dialect, table, columns) + conflict)
 
 
 def _on_conflict(
-    dialect: Any,
-    table: sa.Table,
-    columns: tuple[str, ...],
-    keys: tuple[str, ...],
-    increment: tuple[str, ...],
-    keep: tuple[str, ...],
+    dialect: Any, table: sa.Table, columns: tuple[str, ...], shape: UpsertShape
 ) -> str:
     """The ON CONFLICT clause of an upsert, in the syntax PostgreSQL and SQLite share."""
+    keys, increment, keep = shape
     quote = dialect.identifier_preparer.quote
     name = dialect.identifier_preparer.format_table(table)
     updates = [
