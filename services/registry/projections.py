@@ -281,7 +281,7 @@ def _search_text(texts: Sequence[str | None]) -> str:
 
 # An actor's texts are normalised again on each of its events, and areas, descriptions and
 # names recur across actors: a bounded cache makes most of them a lookup.
-_normalised = lru_cache(maxsize=1 << 16)(normalise_for_search)
+_normalised = lru_cache(maxsize=1 << 12)(normalise_for_search)
 
 
 def _last_per_key(rows: Sequence[Row], key: str) -> list[Row]:
