@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date
+from functools import lru_cache
+from itertools import groupby
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,7 +30,7 @@ from services.registry.japanese import normalise_for_search
 from shared.events import EventEnvelope
 from shared.eventstore.schema import UtcDateTime
 from shared.projections.runner import DispatchingProjection
-from shared.projections.writes import update_where, upsert
+from shared.projections.writes import stored_rows, update_where, upsert
 
 Row = dict[str, Any]
 metadata = sa.MetaData()
@@ -97,7 +99,21 @@ activities_table = sa.Table(
     sa.Column("policy_version", sa.Integer),
 )
 
-projection = DispatchingProjection("registry", metadata)
+
+class RegistryProjection(DispatchingProjection):
+    """Consecutive actor events are folded together whatever their types, so an actor's
+    history (registered, verified, updated…) costs one read and one write per batch, not per
+    event."""
+
+    def apply(self, connection: sa.Connection, batch: Sequence[EventEnvelope]) -> None:
+        for of_actors, run in groupby(batch, key=lambda e: e.event_type in _ACTOR_CHANGES):
+            if of_actors:
+                actor_events(connection, list(run))
+            else:
+                super().apply(connection, list(run))
+
+
+projection = RegistryProjection("registry", metadata)
 
 
 def fields_key(fields: Sequence[str]) -> str:
@@ -137,45 +153,28 @@ def _ward_policy_row(event: EventEnvelope) -> Row:
 # --- actors -------------------------------------------------------------------------------
 
 
-@projection.on(ACTOR_REGISTERED)
-def actor_registered(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
-    _fold_actor_rows(connection, events, _registered_row)
+def _verified(row: Row, event: EventEnvelope) -> Row:
+    return {**row, "status": ActorStatus.ACTIVE.value, "verified_at": event.occurred_at}
 
 
-@projection.on(ACTOR_VERIFIED)
-def actor_verified(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
-    def verified(row: Row, event: EventEnvelope) -> Row:
-        return {**row, "status": ActorStatus.ACTIVE.value, "verified_at": event.occurred_at}
+def _status_becomes(status: ActorStatus) -> Callable[[Row, EventEnvelope], Row]:
+    def change(row: Row, _event: EventEnvelope) -> Row:
+        return {**row, "status": status.value}
 
-    _fold_actor_rows(connection, events, verified)
-
-
-@projection.on(ACTOR_PROFILE_UPDATED)
-def actor_profile_updated(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
-    _fold_actor_rows(connection, events, _profile_updated_row)
+    return change
 
 
-@projection.on(ACTOR_SUSPENDED)
-def actor_suspended(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
-    _fold_actor_rows(connection, events, _status_becomes(ActorStatus.SUSPENDED))
+def _unchanged(row: Row, _event: EventEnvelope) -> Row:
+    # An activity moves the actor row's version too, so a later event of that actor is not
+    # taken as old.
+    return row
 
 
-@projection.on(ACTOR_REINSTATED)
-def actor_reinstated(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
-    _fold_actor_rows(connection, events, _status_becomes(ActorStatus.ACTIVE))
-
-
-@projection.on(ACTOR_DEREGISTERED)
-def actor_deregistered(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
-    _fold_actor_rows(connection, events, _status_becomes(ActorStatus.DEREGISTERED))
-
-
-@projection.on(ACTIVITY_ANNOUNCED)
-def activity_announced(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
-    # The actor row's version moves too, so a later event of that actor is not taken as old.
-    _fold_actor_rows(connection, events, lambda row, _event: row)
-    rows = [_activity_row(e) for e in events]
-    upsert(connection, activities_table, rows, keys=["activity_id"])
+def actor_events(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
+    """Actor events of any type, in order: one read and one write of the actors table."""
+    _fold_actor_rows(connection, events)
+    activities = [_activity_row(e) for e in events if e.event_type == ACTIVITY_ANNOUNCED]
+    upsert(connection, activities_table, activities, keys=["activity_id"])
 
 
 def _registered_row(_row: Row | None, event: EventEnvelope) -> Row:
@@ -208,13 +207,6 @@ def _profile_updated_row(row: Row, event: EventEnvelope) -> Row:
     }
 
 
-def _status_becomes(status: ActorStatus) -> Callable[[Row, EventEnvelope], Row]:
-    def change(row: Row, _event: EventEnvelope) -> Row:
-        return {**row, "status": status.value}
-
-    return change
-
-
 def _activity_row(event: EventEnvelope) -> Row:
     data = event.data
     texts = [data["title"], data.get("description"), data.get("venue")]
@@ -237,11 +229,7 @@ def _activity_row(event: EventEnvelope) -> Row:
     }
 
 
-def _fold_actor_rows(
-    connection: sa.Connection,
-    events: Sequence[EventEnvelope],
-    change: Callable[[Any, EventEnvelope], Row],
-) -> None:
+def _fold_actor_rows(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
     ids = sorted({str(e.data["actor_id"]) for e in events})
     rows = _actor_rows(connection, ids)
     changed: dict[str, Row] = {}
@@ -250,15 +238,15 @@ def _fold_actor_rows(
         row = rows.get(actor_id)
         if row is not None and event.version <= row["version"]:
             continue  # already in the row (a stream is applied in version order)
-        new_row = _with_derived_columns({**change(row, event), **_event_columns(event)})
-        rows[actor_id] = changed[actor_id] = new_row
-    upsert(connection, actors_table, list(changed.values()), keys=["actor_id"])
+        change = _ACTOR_CHANGES[event.event_type]
+        rows[actor_id] = changed[actor_id] = {**change(row, event), **_event_columns(event)}
+    # Derived columns only depend on the row's final state: computed once per actor.
+    written = [_with_derived_columns(row) for row in changed.values()]
+    upsert(connection, actors_table, written, keys=["actor_id"])
 
 
 def _actor_rows(connection: sa.Connection, ids: list[str]) -> dict[str, Row]:
-    query = sa.select(actors_table).where(actors_table.c.actor_id.in_(ids))
-    result = connection.execute(query)
-    return {row["actor_id"]: dict(row) for row in result.mappings()}
+    return {row["actor_id"]: row for row in stored_rows(connection, actors_table, "actor_id", ids)}
 
 
 def _event_columns(event: EventEnvelope) -> Row:
@@ -280,15 +268,20 @@ def _with_derived_columns(row: Row) -> Row:
         **row,
         "listed": row["status"] == ActorStatus.ACTIVE.value and not row["individual"],
         "fields_key": fields_key(row["fields"]),
-        "area_key": normalise_for_search(row["area"]) if row["area"] else None,
+        "area_key": _normalised(row["area"]) if row["area"] else None,
         "public_search": _search_text(public_texts),
         "staff_search": _search_text(public_texts + person_texts),
-        "sort_key": normalise_for_search(sort_name),
+        "sort_key": _normalised(sort_name),
     }
 
 
 def _search_text(texts: Sequence[str | None]) -> str:
-    return "\n".join(normalise_for_search(t) for t in texts if t)
+    return "\n".join(_normalised(t) for t in texts if t)
+
+
+# An actor's texts are normalised again on each of its events, and areas, descriptions and
+# names recur across actors: a bounded cache makes most of them a lookup.
+_normalised = lru_cache(maxsize=1 << 12)(normalise_for_search)
 
 
 def _last_per_key(rows: Sequence[Row], key: str) -> list[Row]:
@@ -300,3 +293,16 @@ def _last_per_key(rows: Sequence[Row], key: str) -> list[Row]:
 
 def _date(value: Any) -> date | None:
     return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+_ACTOR_CHANGES: dict[str, Callable[[Any, EventEnvelope], Row]] = {
+    ACTOR_REGISTERED: _registered_row,
+    ACTOR_VERIFIED: _verified,
+    ACTOR_PROFILE_UPDATED: _profile_updated_row,
+    ACTOR_SUSPENDED: _status_becomes(ActorStatus.SUSPENDED),
+    ACTOR_REINSTATED: _status_becomes(ActorStatus.ACTIVE),
+    ACTOR_DEREGISTERED: _status_becomes(ActorStatus.DEREGISTERED),
+    ACTIVITY_ANNOUNCED: _unchanged,
+}
+for _event_type in _ACTOR_CHANGES:
+    projection.on(_event_type)(actor_events)

@@ -46,7 +46,11 @@ def is_plain(value: Any) -> bool:
         item = pending.pop()
         kind = type(item)
         if kind is dict:
-            if not _keys_sort_alike(item):
+            try:
+                keys = "".join(item)
+            except TypeError:
+                return False  # a key that is not a string
+            if not keys.isascii() and max(keys) > _LAST_BMP_CHARACTER:
                 return False
             members: Iterable[Any] = item.values()
         elif kind is list:
@@ -73,11 +77,3 @@ def _is_plain_scalar(value: Any) -> bool:
     if kind is int:
         return bool(-SAFE_INTEGER_MAX <= value <= SAFE_INTEGER_MAX)
     return kind is str or kind is bool or value is None
-
-
-def _keys_sort_alike(item: dict[Any, Any]) -> bool:
-    try:
-        keys = "".join(item)
-    except TypeError:
-        return False  # a key that is not a string
-    return keys.isascii() or max(keys) <= _LAST_BMP_CHARACTER

@@ -61,12 +61,13 @@ class CompactRange:
             index >>= 1
         self._peaks.append(subtree_hash)
 
-    def append_all(self, leaf_hashes: Iterable[bytes]) -> list[Subtree]:
-        """Append leaves a whole level at a time; returns the subtrees (level >= 1) that they
-        completed, level by level, each level in index order."""
+    def append_all(self, leaf_hashes: Iterable[bytes], from_level: int = 1) -> list[Subtree]:
+        """Append leaves a whole level at a time; returns the subtrees (level >= ``from_level``,
+        at least 1) that they completed, level by level, each level in index order."""
         completed: list[Subtree] = []
         for level, first, nodes in self._climb(list(leaf_hashes)):
-            completed.extend([Subtree(level, first + i, node) for i, node in enumerate(nodes)])
+            if level >= from_level:
+                completed.extend([Subtree(level, first + i, n) for i, n in enumerate(nodes)])
         return completed
 
     def extend(self, leaf_hashes: Iterable[bytes]) -> None:

@@ -61,7 +61,8 @@ class AuditLog:
             )
         ]
         if entries:
-            self._store.add_entries(entries, tree.append_all(hashes))
+            new_subtrees = tree.append_all(hashes, self._store.lowest_stored_level)
+            self._store.add_entries(entries, new_subtrees)
         return AppendResult(tuple(entries), tuple(skipped), tree.size)
 
     def root(self, tree_size: int | None = None) -> bytes:

@@ -108,14 +108,26 @@ class SqlLogStore:
     def ward(self) -> str:
         return self._ward
 
+    @property
+    def lowest_stored_level(self) -> int:
+        return STORED_FROM_LEVEL
+
     def tree_size(self) -> int:
         highest = self._connection.scalar(_TREE_SIZE, {"ward": self._ward})
         return 0 if highest is None else int(highest) + 1
 
     def known_event_ids(self, event_ids: Collection[str]) -> set[str]:
+        marker = _DRIVER_MARKERS.get(self._connection.dialect.paramstyle)
         known: set[str] = set()
         for batch in _batches(event_ids, _ID_BATCH):
-            known.update(self._connection.scalars(_KNOWN_IDS, {"ward": self._ward, "ids": batch}))
+            if marker is None:
+                params = {"ward": self._ward, "ids": batch}
+                known.update(self._connection.scalars(_KNOWN_IDS, params))
+            else:
+                # Rendering an expanding IN list costs SQLAlchemy work per id on every call.
+                sql = _known_ids_sql(marker, len(batch))
+                rows = self._connection.exec_driver_sql(sql, (self._ward, *batch))
+                known.update(event_id for (event_id,) in rows)
         return known
 
     def add_entries(self, entries: Sequence[LogEntry], new_subtrees: Sequence[Subtree]) -> None:
@@ -258,6 +270,14 @@ _LEAF_RANGE = (
     )
     .order_by(leaves.c.leaf_index)
 )
+
+
+@lru_cache(maxsize=64)
+def _known_ids_sql(marker: str, count: int) -> str:
+    return (
+        f"SELECT event_id FROM {leaves.name} WHERE ward = {marker} "
+        f"AND event_id IN ({', '.join([marker] * count)})"
+    )
 
 
 @lru_cache(maxsize=_QUERY_BATCH)

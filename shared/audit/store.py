@@ -43,8 +43,14 @@ class LogStore(Protocol):
         """Those of ``event_ids`` that are already in the log."""
         ...
 
+    @property
+    def lowest_stored_level(self) -> int:
+        """The lowest level (at least 1) of the subtrees that ``add_entries`` keeps."""
+        ...
+
     def add_entries(self, entries: Sequence[LogEntry], subtrees: Sequence[Subtree]) -> None:
-        """Store new leaves and the subtrees (level >= 1) that they completed."""
+        """Store new leaves and the subtrees (level >= ``lowest_stored_level``) that they
+        completed."""
         ...
 
     def subtree_hashes(self, positions: Collection[Position]) -> dict[Position, bytes]:
@@ -79,6 +85,10 @@ class InMemoryLogStore:
     @property
     def ward(self) -> str:
         return self._ward
+
+    @property
+    def lowest_stored_level(self) -> int:
+        return 1
 
     def tree_size(self) -> int:
         return len(self._entries)

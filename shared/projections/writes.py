@@ -9,15 +9,19 @@ it is one prepared statement run over every row (``executemany``, in C).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta, timezone
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from shared.eventstore.schema import UtcDateTime
+
 Row = Mapping[str, Any]
+UpsertShape = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]  # keys, increment, keep
 
 
 def sorted_by_key(rows: Iterable[Row], keys: Sequence[str]) -> list[Row]:
@@ -33,7 +37,8 @@ def insert_rows(connection: sa.Connection, table: sa.Table, rows: Sequence[Row])
             _pg_insert(connection.dialect, table, columns), _pg_rows(table, columns, rows)
         )
         return
-    connection.execute(sqlite_insert(table), list(rows))
+    sql = _sqlite_insert_sql(connection.dialect, table, columns)
+    connection.exec_driver_sql(sql, _sqlite_rows(connection.dialect, table, columns, rows))
 
 
 def insert_new(
@@ -73,32 +78,138 @@ def upsert(
     columns = tuple(ordered[0])
     shape = (tuple(keys), tuple(increment), tuple(keep))
     if connection.dialect.name == "postgresql":
-        statement = _pg_upsert(connection.dialect, table, columns, *shape)
+        statement = _pg_upsert(connection.dialect, table, columns, shape)
         connection.execute(statement, _pg_rows(table, columns, ordered))
         return
-    connection.execute(_sqlite_upsert(table, columns, *shape), ordered)
+    sql = _sqlite_upsert_sql(connection.dialect, table, columns, shape)
+    connection.exec_driver_sql(sql, _sqlite_rows(connection.dialect, table, columns, ordered))
+
+
+def stored_rows(
+    connection: sa.Connection, table: sa.Table, key: str, values: Sequence[Any]
+) -> list[dict[str, Any]]:
+    """The rows of ``table`` whose ``key`` is one of ``values`` (all columns, as dicts): what a
+    fold reads before it rewrites them."""
+    if not values:
+        return []
+    if connection.dialect.name != "sqlite":
+        query = sa.select(table).where(table.c[key].in_(values))
+        return [dict(row) for row in connection.execute(query).mappings()]
+    sql = f"{_sqlite_select_sql(connection.dialect, table, key)} ({', '.join('?' * len(values))})"
+    fetched = connection.exec_driver_sql(sql, tuple(values)).fetchall()
+    if not fetched:
+        return []
+    processors = _result_processors(connection.dialect, table)
+    columns = [
+        list(map(processor, column)) if processor else column
+        for processor, column in zip(processors, zip(*fetched, strict=True), strict=True)
+    ]
+    names = [column.name for column in table.columns]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+# --- SQLite: one statement text per table and row shape, run by sqlite3's executemany ---------
+# Each value goes through the bind processor SQLAlchemy itself would apply to its column (JSON
+# text, dates as text, booleans as 0/1, UtcDateTime's refusal of naive values), so the stored
+# values are the same; only the per-row, per-parameter bookkeeping of SQLAlchemy is skipped.
+
+Processor = Callable[[Any], Any] | None
+
+
+def _sqlite_rows(
+    dialect: Any, table: sa.Table, columns: tuple[str, ...], rows: Sequence[Row]
+) -> list[tuple[Any, ...]]:
+    values = [
+        list(map(processor, map(itemgetter(c), rows)))
+        if processor
+        else list(map(itemgetter(c), rows))
+        for c, processor in zip(columns, _bind_processors(dialect, table, columns), strict=True)
+    ]
+    return list(zip(*values, strict=True))
 
 
 @lru_cache(maxsize=512)
-def _sqlite_upsert(
-    table: sa.Table,
-    columns: tuple[str, ...],
-    keys: tuple[str, ...],
-    increment: tuple[str, ...],
-    keep: tuple[str, ...],
-) -> Any:
-    # Built once per shape: building ON CONFLICT clauses costs far more than running them.
-    statement = sqlite_insert(table)
-    updates = {
-        column: (table.c[column] + statement.excluded[column])
-        if column in increment
-        else statement.excluded[column]
-        for column in columns
-        if column not in keys and column not in keep
-    }
-    if updates:
-        return statement.on_conflict_do_update(index_elements=list(keys), set_=updates)
-    return statement.on_conflict_do_nothing(index_elements=list(keys))
+def _bind_processors(
+    dialect: Any, table: sa.Table, columns: tuple[str, ...]
+) -> tuple[Processor, ...]:
+    return tuple(_bind_processor(dialect, table.c[c].type) for c in columns)
+
+
+def _bind_processor(dialect: Any, column_type: Any) -> Processor:
+    processor: Processor = column_type.dialect_impl(dialect).bind_processor(dialect)
+    if isinstance(column_type, UtcDateTime) and _same_value(
+        processor, _sqlite_utc_text, list(_SAMPLE_MOMENTS)
+    ):
+        return _sqlite_utc_text
+    return processor
+
+
+def _sqlite_utc_text(value: datetime | None) -> str | None:
+    """The text UtcDateTime and SQLite's DATETIME processor store (checked against them once,
+    by ``_same_value``), with fewer steps."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetimes are not stored")
+    if value.utcoffset() != _NO_OFFSET:
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:_NAIVE_TEXT_LENGTH]  # without "+00:00"
+
+
+@lru_cache(maxsize=512)
+def _sqlite_select_sql(dialect: Any, table: sa.Table, key: str) -> str:
+    quote = dialect.identifier_preparer.quote
+    return (
+        f"SELECT {', '.join(quote(c.name) for c in table.columns)} "
+        f"FROM {dialect.identifier_preparer.format_table(table)} WHERE {quote(key)} IN"
+    )
+
+
+@lru_cache(maxsize=512)
+def _result_processors(dialect: Any, table: sa.Table) -> tuple[Processor, ...]:
+    return tuple(_result_processor(dialect, column.type) for column in table.columns)
+
+
+def _result_processor(dialect: Any, column_type: Any) -> Processor:
+    processor: Processor = column_type.dialect_impl(dialect).result_processor(dialect, None)
+    stored = [_sqlite_utc_text(moment) for moment in _SAMPLE_MOMENTS]
+    if isinstance(column_type, UtcDateTime) and _same_value(processor, _sqlite_utc_moment, stored):
+        return _sqlite_utc_moment
+    return processor
+
+
+def _sqlite_utc_moment(text: str | None) -> datetime | None:
+    """The aware datetime UtcDateTime reads back from SQLite's text (checked once against it)."""
+    if text is None:
+        return None
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def _same_value(processor: Processor, fast: Callable[[Any], Any], samples: list[Any]) -> bool:
+    return processor is not None and all(processor(v) == fast(v) for v in samples)
+
+
+_NO_OFFSET = timedelta(0)
+_NAIVE_TEXT_LENGTH = len("2026-04-01 09:00:00.000000")
+_JST = timezone(timedelta(hours=9))
+_SAMPLE_MOMENTS = (datetime(2026, 4, 1, 9, 5, 7, 123, tzinfo=_JST), datetime(987, 1, 2, tzinfo=UTC))
+
+
+@lru_cache(maxsize=512)
+def _sqlite_insert_sql(dialect: Any, table: sa.Table, columns: tuple[str, ...]) -> str:
+    quote = dialect.identifier_preparer.quote
+    return (
+        f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "
+        f"({', '.join(quote(c) for c in columns)}) VALUES ({', '.join('?' for _ in columns)})"
+    )
+
+
+@lru_cache(maxsize=512)
+def _sqlite_upsert_sql(
+    dialect: Any, table: sa.Table, columns: tuple[str, ...], shape: UpsertShape
+) -> str:
+    conflict = _on_conflict(dialect, table, columns, shape)
+    return _sqlite_insert_sql(dialect, table, columns) + conflict
 
 
 # --- PostgreSQL: a batch is one JSON text of row arrays, expanded by json_array_elements --------
@@ -164,14 +275,16 @@ def _pg_column(dialect: Any, column: sa.Column[Any], index: int) -> str:
 
 
 @lru_cache(maxsize=512)
-def _pg_upsert(
-    dialect: Any,
-    table: sa.Table,
-    columns: tuple[str, ...],
-    keys: tuple[str, ...],
-    increment: tuple[str, ...],
-    keep: tuple[str, ...],
-) -> Any:
+def _pg_upsert(dialect: Any, table: sa.Table, columns: tuple[str, ...], shape: UpsertShape) -> Any:
+    conflict = _on_conflict(dialect, table, columns, shape)
+    return sa.text(_pg_insert_sql(dialect, table, columns) + conflict)
+
+
+def _on_conflict(
+    dialect: Any, table: sa.Table, columns: tuple[str, ...], shape: UpsertShape
+) -> str:
+    """The ON CONFLICT clause of an upsert, in the syntax PostgreSQL and SQLite share."""
+    keys, increment, keep = shape
     quote = dialect.identifier_preparer.quote
     name = dialect.identifier_preparer.format_table(table)
     updates = [
@@ -182,8 +295,7 @@ def _pg_upsert(
         if c not in keys and c not in keep
     ]
     conflict = f" ON CONFLICT ({', '.join(quote(k) for k in keys)}) "
-    action = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
-    return sa.text(_pg_insert_sql(dialect, table, columns) + conflict + action)
+    return conflict + (f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING")
 
 
 @lru_cache(maxsize=512)

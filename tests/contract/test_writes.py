@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
+from operator import itemgetter
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -12,7 +14,7 @@ from hypothesis import strategies as st
 
 from shared.db import Database
 from shared.eventstore.schema import UtcDateTime
-from shared.projections.writes import insert_new, insert_rows, update_where, upsert
+from shared.projections.writes import insert_new, insert_rows, stored_rows, update_where, upsert
 
 metadata = sa.MetaData()
 things = sa.Table(
@@ -26,6 +28,7 @@ things = sa.Table(
     sa.Column("seen_at", UtcDateTime, nullable=True),
 )
 AT = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
+JST = timezone(timedelta(hours=9))
 
 
 def row(thing: str, count: int, tags: object, note: str | None = None) -> dict[str, object]:
@@ -154,3 +157,67 @@ async def test_a_naive_datetime_is_refused(database: Database) -> None:
     with pytest.raises((ValueError, sa.exc.StatementError)):
         await database.write(lambda c: upsert(c, things, [naive], keys=["ward", "thing_id"]))
     assert await all_rows(database) == []
+
+
+KIND = {"lot_id": "k", "received_on": date(2026, 4, 1), "published": False, "yen": 3, "label": "x"}
+
+
+@pytest.mark.parametrize(
+    ("table", "rows", "keys"),
+    [
+        (
+            things,
+            [
+                {
+                    **row("p", 1, {"k": "値"}, "メモ"),
+                    "seen_at": datetime(2026, 4, 1, 18, tzinfo=JST),
+                },
+                row("q", 2, None),
+            ],
+            ["ward", "thing_id"],
+        ),
+        (
+            kinds,
+            [{**KIND, "extra": None}, {**KIND, "lot_id": "m", "published": True, "extra": [1]}],
+            ["lot_id"],
+        ),
+    ],
+)
+async def test_batch_writes_store_what_a_plain_insert_stores(
+    database: Database, table: sa.Table, rows: list[dict[str, object]], keys: list[str]
+) -> None:
+    await database.create_all(metadata)
+    raw = sa.text(f"SELECT * FROM {table.name} ORDER BY {keys[-1]}")
+
+    def stored(write: Callable[[sa.Connection], object]) -> Callable[[sa.Connection], list[Any]]:
+        def apply(c: sa.Connection) -> list[Any]:
+            c.execute(sa.delete(table))
+            write(c)
+            return [tuple(r) for r in c.execute(raw)]
+
+        return apply
+
+    plain = await database.write(stored(lambda c: c.execute(sa.insert(table), rows)))
+    batched = await database.write(stored(lambda c: insert_rows(c, table, rows)))
+    upserted = await database.write(stored(lambda c: upsert(c, table, rows, keys=keys)))
+    assert batched == plain
+    assert upserted == plain
+
+
+async def test_stored_rows_read_what_a_plain_select_reads(database: Database) -> None:
+    await database.create_all(metadata)
+    await database.write(lambda c: c.execute(sa.delete(things)))
+    rows = [
+        {**row("p", 1, {"k": "値"}, "メモ"), "seen_at": datetime(2026, 4, 1, 18, tzinfo=JST)},
+        {**row("q", 2, None), "seen_at": None},
+        row("r", 3, []),
+    ]
+    await database.write(lambda c: insert_rows(c, things, rows))
+    wanted = ["p", "q", "missing"]
+    plain = sa.select(things).where(things.c.thing_id.in_(wanted))
+    expected = await database.read(lambda c: [dict(r) for r in c.execute(plain).mappings()])
+    stored = await database.read(lambda c: stored_rows(c, things, "thing_id", wanted))
+    key = itemgetter("thing_id")
+    assert sorted(stored, key=key) == sorted(expected, key=key)
+    assert len(stored) == 2
+    assert await database.read(lambda c: stored_rows(c, things, "thing_id", [])) == []

@@ -139,17 +139,22 @@ def test_a_proof_does_not_verify_another_leaf(size: int, data: st.DataObject) ->
     raise AssertionError("a proof verified for the wrong leaf")
 
 
-@given(st.lists(st.integers(min_value=0, max_value=40), max_size=12))
-def test_batched_appends_report_every_subtree_they_complete(batches: list[int]) -> None:
+@given(
+    st.lists(st.integers(min_value=0, max_value=40), max_size=12),
+    st.integers(min_value=1, max_value=5),
+)
+def test_batched_appends_report_every_subtree_they_complete(
+    batches: list[int], from_level: int
+) -> None:
     hashes = leaf_hashes(sum(batches))
     full = HashLevels.from_leaf_hashes(hashes)
     tree = CompactRange()
     for batch in batches:
         start, end = tree.size, tree.size + batch
-        reported = tree.append_all(hashes[start:end])
+        reported = tree.append_all(hashes[start:end], from_level)
         expected = [
             Subtree(level, index, full.subtree_hash(level, index))
-            for level in range(1, end.bit_length())
+            for level in range(from_level, end.bit_length())
             for index in range(start >> level, end >> level)
         ]
         assert reported == expected
