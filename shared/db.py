@@ -24,10 +24,11 @@ PING_AFTER_IDLE_SECONDS = 5.0
 SCHEMA_LOCK_KEY = 0x6B796F646F5F  # serialises CREATE SCHEMA/TABLE across processes
 
 SQLITE_PRAGMAS = (
+    # First: switching to WAL takes a lock that other processes opening the file may hold.
+    "PRAGMA busy_timeout=30000",
     "PRAGMA journal_mode=WAL",
     # FULL: an update acknowledged to Redis must survive a power cut (NORMAL can lose it).
     "PRAGMA synchronous=FULL",
-    "PRAGMA busy_timeout=30000",
     "PRAGMA foreign_keys=ON",
 )
 
