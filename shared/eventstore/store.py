@@ -11,7 +11,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -166,9 +166,15 @@ class EventStore:
     ) -> list[BatchOutcome]:
         if self.database.is_postgres:
             connection.execute(sa.select(sa.func.pg_advisory_xact_lock(APPEND_LOCK_KEY)))
-        known = _known_keys(connection, [item.context for item in items])
+        contexts = [item.context for item in items]
         streams = sorted({stream for p in prepared for stream in p.expected})
-        versions = _current_versions(connection, streams)
+        if self.database.is_postgres:
+            known, versions = _pg_keys_and_versions(connection, contexts, streams)
+        else:
+            known, versions = (
+                _known_keys(connection, contexts),
+                _current_versions(connection, streams),
+            )
         batch = _Batch(known, versions)
         for index, (item, prepare) in enumerate(zip(items, prepared, strict=True)):
             batch.decide(index, item.context, prepare)
@@ -456,17 +462,72 @@ def _scope(context: AppendContext) -> str:
     return f"{context.ward}:{context.idempotency_scope or 'default'}"
 
 
+def _wanted_keys(contexts: Sequence[AppendContext]) -> list[tuple[str, str]]:
+    wanted = {(_scope(c), c.idempotency_key) for c in contexts if c.idempotency_key is not None}
+    return sorted(wanted)
+
+
+def _known_keys_query(wanted: list[tuple[str, str]]) -> sa.Select[Any]:
+    # By (scope, key), the primary key: a lookup by key alone would scan the whole table.
+    key = sa.tuple_(idempotency_keys.c.scope, idempotency_keys.c.key)
+    return sa.select(
+        idempotency_keys.c.scope,
+        idempotency_keys.c.key,
+        idempotency_keys.c.fingerprint,
+        idempotency_keys.c.first_position,
+        idempotency_keys.c.last_position,
+    ).where(key.in_(wanted))
+
+
 def _known_keys(
     connection: sa.Connection, contexts: Sequence[AppendContext]
 ) -> dict[tuple[str, str], Any]:
-    wanted = {(_scope(c), c.idempotency_key) for c in contexts if c.idempotency_key is not None}
+    wanted = _wanted_keys(contexts)
     if not wanted:
         return {}
-    # By (scope, key), the primary key: a lookup by key alone would scan the whole table.
-    query = sa.select(idempotency_keys).where(
-        sa.tuple_(idempotency_keys.c.scope, idempotency_keys.c.key).in_(sorted(wanted))
-    )
-    return {(row.scope, row.key): row for row in connection.execute(query)}
+    return {(row.scope, row.key): row for row in connection.execute(_known_keys_query(wanted))}
+
+
+class _KnownKey(NamedTuple):
+    scope: str
+    key: str
+    fingerprint: str
+    first_position: int
+    last_position: int
+
+
+def _pg_keys_and_versions(
+    connection: sa.Connection, contexts: Sequence[AppendContext], stream_ids: Sequence[str]
+) -> tuple[dict[tuple[str, str], Any], dict[str, int]]:
+    """The group's known idempotency keys and its streams' versions in one round trip."""
+    wanted = _wanted_keys(contexts)
+    parts: list[sa.Select[Any]] = []
+    if stream_ids:
+        versions = _pg_versions_query(stream_ids).subquery()
+        nothing = sa.null()
+        parts.append(
+            sa.select(
+                sa.literal("version"),
+                versions.c.stream_id,
+                nothing,
+                nothing,
+                versions.c.version,
+                nothing,
+            )
+        )
+    if wanted:
+        keys = _known_keys_query(wanted).subquery()
+        parts.append(sa.select(sa.literal("key"), *keys.c))
+    known: dict[tuple[str, str], Any] = {}
+    current: dict[str, int] = {}
+    if not parts:
+        return known, current
+    for kind, a, b, c, first, last in connection.execute(sa.union_all(*parts)):
+        if kind == "version":
+            current[str(a)] = int(first or 0)
+        else:
+            known[(a, b)] = _KnownKey(a, b, c, int(first), int(last))
+    return known, current
 
 
 def _current_versions(connection: sa.Connection, stream_ids: Sequence[str]) -> dict[str, int]:
@@ -480,6 +541,11 @@ def _current_versions(connection: sa.Connection, stream_ids: Sequence[str]) -> d
         return {stream_id: _current_version(connection, stream_id) for stream_id in stream_ids}
     if not stream_ids:
         return {}
+    rows = connection.execute(_pg_versions_query(stream_ids))
+    return {str(stream_id): int(version or 0) for stream_id, version in rows}
+
+
+def _pg_versions_query(stream_ids: Sequence[str]) -> sa.Select[Any]:
     wanted = sa.values(sa.column("stream_id", sa.String), name="wanted").data(
         [(stream_id,) for stream_id in stream_ids]
     )
@@ -488,8 +554,7 @@ def _current_versions(connection: sa.Connection, stream_ids: Sequence[str]) -> d
         .where(events.c.stream_id == wanted.c.stream_id)
         .scalar_subquery()
     )
-    rows = connection.execute(sa.select(wanted.c.stream_id, latest))
-    return {str(stream_id): int(version or 0) for stream_id, version in rows}
+    return sa.select(wanted.c.stream_id, latest.label("version"))
 
 
 class _Batch:

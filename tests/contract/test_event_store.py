@@ -254,7 +254,8 @@ async def test_a_group_commit_reads_keys_and_versions_by_index(
     lookups: list[tuple[str, Any]] = []
 
     def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if "FROM idempotency_keys" in statement or "max(events.version)" in statement:
+        reads = "FROM idempotency_keys" in statement or "max(events.version)" in statement
+        if reads and not statement.lstrip().startswith(("INSERT", "WITH")):
             lookups.append((statement, parameters))
 
     sa.event.listen(database.engine, "before_cursor_execute", capture)
@@ -272,16 +273,16 @@ async def test_a_group_commit_reads_keys_and_versions_by_index(
         await store.append_batch(items)
     finally:
         sa.event.remove(database.engine, "before_cursor_execute", capture)
-    assert {("idempotency_keys" in statement) for statement, _ in lookups} == {True, False}
+    assert any("FROM idempotency_keys" in statement for statement, _ in lookups)
+    assert any("max(events.version)" in statement for statement, _ in lookups)
     with database.engine.begin() as connection:
         connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
         for statement, parameters in lookups:
             plan = connection.exec_driver_sql(f"EXPLAIN {statement}", parameters).scalars().all()
             assert not any("Seq Scan" in line for line in plan), plan
-            if "idempotency_keys" in statement:
-                conditions = [line for line in plan if "Index Cond" in line]
-                assert conditions and all("scope" in line for line in conditions), plan
-            else:
+            if "FROM idempotency_keys" in statement:
+                assert any("Index Cond" in line and "scope" in line for line in plan), plan
+            if "max(events.version)" in statement:
                 assert any("Scan Backward" in line for line in plan), plan
     database.dispose()
 
