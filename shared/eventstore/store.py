@@ -320,7 +320,8 @@ _PG_INSERT_EVENTS = sa.text(
     "INSERT INTO events (event_id, event_type, ward, stream_id, version, recorded_at, body) "
     "SELECT r->>'event_id', r->>'event_type', r->>'ward', r->>'stream_id', "
     "(r->>'version')::integer, (r->>'recorded_at')::timestamptz, r->>'body' "
-    "FROM json_array_elements(CAST(:rows AS json)) AS r "
+    # In the rows' order, so that positions follow it (an idempotency key names a range).
+    "FROM json_array_elements(CAST(:rows AS json)) WITH ORDINALITY AS e(r, n) ORDER BY n "
     "RETURNING event_id, position"
 )
 
@@ -370,6 +371,8 @@ def _pg_insert_events_and_keys(
 
 def _json_rows(rows: list[dict[str, Any]], timestamp: str) -> str:
     """Rows as one JSON array, ``timestamp`` in ISO 8601 (PostgreSQL casts it back)."""
+    if any(r[timestamp].tzinfo is None for r in rows):
+        raise ValueError("naive datetimes are not stored")
     return json.dumps(
         [{**r, timestamp: r[timestamp].isoformat()} for r in rows], ensure_ascii=False
     )

@@ -271,6 +271,10 @@ def _pg_insert_sql(dialect: Any, table: sa.Table, columns: tuple[str, ...]) -> s
 
 
 def _pg_column(dialect: Any, column: sa.Column[Any], index: int) -> str:
+    if isinstance(column.type, sa.String) and not isinstance(column.type, sa.Enum):
+        # Text as it is: the column's own length check then refuses a value too long, where
+        # an explicit CAST to VARCHAR(n) would cut it short without a word.
+        return f"r->>{index}"
     return f"CAST(r->>{index} AS {column.type.compile(dialect=dialect)})"
 
 

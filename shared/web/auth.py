@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -46,6 +47,7 @@ ANONYMOUS = Principal(subject="anonymous", ward="", roles=frozenset())
 
 
 VERIFIED_TOKENS_KEPT = 4096
+JWKS_TOKEN_RECHECK_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class TokenVerifier:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._verified: dict[str, _Verified] = {}
+        self._lock = threading.Lock()
         self._jwks: jwt.PyJWKClient | None = (
             jwt.PyJWKClient(settings.jwks_url) if settings.jwks_url else None
         )
@@ -81,13 +84,17 @@ class TokenVerifier:
         return self.settings.jwt_secret
 
     def verify(self, token: str) -> Principal:
+        now = time.time()
         known = self._verified.get(token)
-        if known is not None and time.time() < known.expires_at:
+        if known is not None and now < known.expires_at:
             return known.principal
         principal, expires_at = self._verify(token)
-        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
-            del self._verified[next(iter(self._verified))]
-        self._verified[token] = _Verified(principal, expires_at)
+        if self._jwks is not None:  # a key withdrawn from the JWKS ends its tokens soon
+            expires_at = min(expires_at, now + JWKS_TOKEN_RECHECK_SECONDS)
+        with self._lock:  # JWKS verification runs in worker threads
+            if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+                self._verified.pop(next(iter(self._verified)), None)
+            self._verified[token] = _Verified(principal, expires_at)
         return principal
 
     def _verify(self, token: str) -> tuple[Principal, float]:

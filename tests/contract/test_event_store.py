@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -298,3 +299,12 @@ async def test_data_with_escapes_and_any_script_comes_back_exactly(store: EventS
     assert read == written.events[0]
     [(_position, _ward, body)] = await store.read_raw(after=read.position - 1, limit=1)
     assert json.loads(body)["data"] == tricky
+
+
+async def test_a_naive_clock_is_refused_and_nothing_is_written(database: Database) -> None:
+    store = EventStore(database, clock=lambda: datetime(2026, 4, 1, 9, 0))
+    await store.create_tables()
+    item = BatchItem([StreamAppend("naive", NO_STREAM, happened(1))], keyed("naive-1"))
+    with pytest.raises((ValueError, sa.exc.StatementError)):
+        await store.append_batch([item])
+    assert await EventStore(database).read_stream("naive") == []

@@ -221,3 +221,19 @@ async def test_stored_rows_read_what_a_plain_select_reads(database: Database) ->
     assert sorted(stored, key=key) == sorted(expected, key=key)
     assert len(stored) == 2
     assert await database.read(lambda c: stored_rows(c, things, "thing_id", [])) == []
+
+
+@pytest.mark.postgres
+async def test_a_string_too_long_for_its_column_is_refused_not_cut(
+    postgres_schema: tuple[str, str],
+) -> None:
+    url, schema = postgres_schema
+    database = Database(url, schema=schema)
+    try:
+        await database.create_all(metadata)
+        too_long = {**row("t1", 1, []), "ward": "w" * 41}
+        with pytest.raises(sa.exc.DataError):
+            await database.write(lambda c: upsert(c, things, [too_long], keys=["ward", "thing_id"]))
+        assert await all_rows(database) == []
+    finally:
+        database.dispose()
