@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
+import json
+import threading
 import time
+from collections.abc import Iterator
 
 import jwt
 import pytest
@@ -11,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from shared.errors import Unauthorized
 from shared.settings import Settings
+from shared.web import auth
 from shared.web.auth import PLATFORM_WARD, Principal, TokenVerifier, issue_token
 
 
@@ -97,3 +102,53 @@ def test_a_token_with_a_tampered_signature_is_refused_after_the_genuine_one() ->
     flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
     with pytest.raises(Unauthorized):
         verifier.verify(f"{header}.{payload}.{flipped}")
+
+
+@pytest.fixture
+def jwks_server() -> Iterator[tuple[str, rsa.RSAPrivateKey]]:
+    """A JWKS endpoint on loopback with one RS256 signing key."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    body = json.dumps({"keys": [{**public, "kid": "k1", "use": "sig", "alg": "RS256"}]}).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/jwks.json", key
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_token_verified_through_a_jwks_is_checked_again_after_the_recheck_time(
+    jwks_server: tuple[str, rsa.RSAPrivateKey], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, key = jwks_server
+    verifier = TokenVerifier(Settings(jwt_algorithm="RS256", jwks_url=url))
+    checks: list[str] = []
+    check = verifier._verify
+
+    def counting(token: str) -> tuple[Principal, float]:
+        checks.append(token)
+        return check(token)
+
+    monkeypatch.setattr(verifier, "_verify", counting)
+    token = jwt.encode(claims(), key, algorithm="RS256", headers={"kid": "k1"})
+    assert verifier.verify(token).ward == "nerima"
+    assert verifier.verify(token).ward == "nerima"
+    assert len(checks) == 1  # known, within the recheck time
+    monkeypatch.setattr(auth, "JWKS_TOKEN_RECHECK_SECONDS", 0.0)
+    fresh = jwt.encode(claims(sub="u2"), key, algorithm="RS256", headers={"kid": "k1"})
+    verifier.verify(fresh)
+    verifier.verify(fresh)
+    assert checks[1:] == [fresh, fresh]  # with no recheck time, every use checks the signature
