@@ -534,21 +534,17 @@ def _pg_keys_and_versions(
 
 
 def _current_versions(connection: sa.Connection, stream_ids: Sequence[str]) -> dict[str, int]:
+    """On SQLite (in process): a query per stream costs little; each reads one index entry."""
+    return {stream_id: _current_version(connection, stream_id) for stream_id in stream_ids}
+
+
+def _pg_versions_query(stream_ids: Sequence[str]) -> sa.Select[Any]:
     """The version of each stream, each found at the end of its index entries.
 
     ``max(version) ... WHERE stream_id IN (...) GROUP BY`` reads every event of every stream
     named, and a ward's receipt stream grows with every donation; a max per stream, one
-    correlated subquery each (SQLite has no column list for VALUES), reads one index entry.
+    correlated subquery each, reads one index entry.
     """
-    if connection.dialect.name != "postgresql":  # in process: a query per stream costs little
-        return {stream_id: _current_version(connection, stream_id) for stream_id in stream_ids}
-    if not stream_ids:
-        return {}
-    rows = connection.execute(_pg_versions_query(stream_ids))
-    return {str(stream_id): int(version or 0) for stream_id, version in rows}
-
-
-def _pg_versions_query(stream_ids: Sequence[str]) -> sa.Select[Any]:
     wanted = sa.values(sa.column("stream_id", sa.String), name="wanted").data(
         [(stream_id,) for stream_id in stream_ids]
     )
