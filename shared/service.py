@@ -38,6 +38,7 @@ from shared.telemetry.tracing import (
 )
 from shared.web.auth import TokenVerifier
 from shared.web.bodies import add_documented_schemas
+from shared.web.hot import HotRoutes
 from shared.web.limits import BodySizeLimit
 from shared.web.problems import install_problem_handlers
 
@@ -199,10 +200,13 @@ def build_service(
     app.state.ctx = context
     app.state.token_verifier = TokenVerifier(settings)
     install_problem_handlers(app)
+    served = [*spec.routers] if role != "workers" else []
+    hot_routes = [route for router in served for route in router.routes]
+    app.add_middleware(HotRoutes, routes=hot_routes, handlers=app.exception_handlers)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(TraceMiddleware, service=spec.name)
     app.include_router(health_router())
-    for router in spec.routers if role != "workers" else ():
+    for router in served:
         app.include_router(router)
     _document_hot_route_bodies(app)
     return app

@@ -38,6 +38,7 @@ from shared.ids import new_id
 from shared.web.auth import authorize, principal_of
 from shared.web.bodies import documented_body, json_response, parse_body
 from shared.web.commands import append_context
+from shared.web.hot import hot
 
 router = APIRouter(prefix="/v1/wards/{ward}", tags=["donations"])
 
@@ -55,9 +56,11 @@ FiscalYearFilter = Annotated[int | None, Query(ge=2000, le=2100)]
     response_model_exclude_unset=True,
     openapi_extra=documented_body(DonationBody),
 )
+@hot
 async def receive_donation(ward: str, request: Request) -> Response:
     """Record a donation (finance); the Idempotency-Key header is required (a retry gets the
-    same one). The hottest route: it reads its body and answers without FastAPI's machinery."""
+    same one). The hottest route: served as a hot route (:mod:`shared.web.hot`), it reads its
+    body and answers without FastAPI's machinery."""
     principal = authorize(await principal_of(request), ward, FINANCE_ROLES)
     body = parse_body(DonationBody, await request.body())
     context = append_context(

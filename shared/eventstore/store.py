@@ -256,13 +256,11 @@ class EventStore:
 
         ``short``: few rows are expected (see ``Database.read``).
         """
-        query = sa.select(events.c.position, events.c.ward, events.c.body).where(
-            events.c.position > after
-        )
+        parameters: dict[str, int | str] = {"after": after, "limit": limit}
+        query = _READ_RAW
         if ward is not None:
-            query = query.where(events.c.ward == ward)
-        query = query.order_by(events.c.position).limit(limit)
-        rows = await self.database.read(lambda c: c.execute(query).all(), short=short)
+            query, parameters["ward"] = _READ_RAW_OF_WARD, ward
+        rows = await self.database.read(lambda c: c.execute(query, parameters).all(), short=short)
         return [(int(p), str(w), str(b)) for p, w, b in rows]
 
     async def iterate_all(
@@ -291,6 +289,21 @@ class EventStore:
             )
         )
         await self.database.write(lambda c: c.execute(statement))
+
+
+def _read_raw_query(*conditions: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    """Built once: the relay runs it many times a second, and building a query costs more
+    than finding it in the compiled cache."""
+    return (
+        sa.select(events.c.position, events.c.ward, events.c.body)
+        .where(events.c.position > sa.bindparam("after"), *conditions)
+        .order_by(events.c.position)
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+    )
+
+
+_READ_RAW = _read_raw_query()
+_READ_RAW_OF_WARD = _read_raw_query(events.c.ward == sa.bindparam("ward"))
 
 
 @dataclass
@@ -499,61 +512,48 @@ class _KnownKey(NamedTuple):
     last_position: int
 
 
+_PG_KEYS_AND_VERSIONS = sa.text(
+    # Each stream's version is found at the end of its index entries, one correlated max per
+    # stream: ``max(version) ... IN ... GROUP BY`` would read every event of a ward's receipt
+    # stream, which grows with every donation. Each key is looked up by (scope, key), the
+    # primary key; LIMIT 1 keeps the lookup per key (a lookup by key alone, or a join the
+    # planner may turn into a hash join, scans every key ever stored).
+    "SELECT 'version' AS kind, wanted.stream_id AS a, NULL AS b, NULL AS c, "
+    "(SELECT max(events.version) FROM events WHERE events.stream_id = wanted.stream_id) "
+    "AS low, NULL::bigint AS high "
+    "FROM json_array_elements_text(CAST(:streams AS json)) AS wanted(stream_id) "
+    "UNION ALL "
+    "SELECT 'key', found.scope, found.key, found.fingerprint, found.first_position, "
+    "found.last_position "
+    "FROM json_to_recordset(CAST(:keys AS json)) AS wanted_key(scope text, key text) "
+    "CROSS JOIN LATERAL (SELECT scope, key, fingerprint, first_position, last_position "
+    "FROM idempotency_keys WHERE idempotency_keys.scope = wanted_key.scope "
+    "AND idempotency_keys.key = wanted_key.key LIMIT 1) AS found"
+)
+
+
 def _pg_keys_and_versions(
     connection: sa.Connection, contexts: Sequence[AppendContext], stream_ids: Sequence[str]
 ) -> tuple[dict[tuple[str, str], Any], dict[str, int]]:
-    """The group's known idempotency keys and its streams' versions in one round trip."""
-    wanted = _wanted_keys(contexts)
-    parts: list[sa.Select[Any]] = []
-    if stream_ids:
-        versions = _pg_versions_query(stream_ids).subquery()
-        nothing = sa.null()
-        parts.append(
-            sa.select(
-                sa.literal("version"),
-                versions.c.stream_id,
-                nothing,
-                nothing,
-                versions.c.version,
-                nothing,
-            )
-        )
-    if wanted:
-        keys = _known_keys_query(wanted).subquery()
-        parts.append(sa.select(sa.literal("key"), *keys.c))
+    """The group's known idempotency keys and its streams' versions in one round trip, through
+    a statement whose text never changes (PostgreSQL prepares it once per connection)."""
+    wanted = [{"scope": scope, "key": key} for scope, key in _wanted_keys(contexts)]
     known: dict[tuple[str, str], Any] = {}
     current: dict[str, int] = {}
-    if not parts:
+    if not stream_ids and not wanted:
         return known, current
-    for kind, a, b, c, first, last in connection.execute(sa.union_all(*parts)):
+    parameters = {"streams": json.dumps(list(stream_ids)), "keys": json.dumps(wanted)}
+    for kind, a, b, c, low, high in connection.execute(_PG_KEYS_AND_VERSIONS, parameters):
         if kind == "version":
-            current[str(a)] = int(first or 0)
+            current[str(a)] = int(low or 0)
         else:
-            known[(a, b)] = _KnownKey(a, b, c, int(first), int(last))
+            known[(a, b)] = _KnownKey(a, b, c, int(low), int(high))
     return known, current
 
 
 def _current_versions(connection: sa.Connection, stream_ids: Sequence[str]) -> dict[str, int]:
     """On SQLite (in process): a query per stream costs little; each reads one index entry."""
     return {stream_id: _current_version(connection, stream_id) for stream_id in stream_ids}
-
-
-def _pg_versions_query(stream_ids: Sequence[str]) -> sa.Select[Any]:
-    """The version of each stream, each found at the end of its index entries.
-
-    ``max(version) ... WHERE stream_id IN (...) GROUP BY`` reads every event of every stream
-    named, and a ward's receipt stream grows with every donation; a max per stream, one
-    correlated subquery each, reads one index entry.
-    """
-    wanted = sa.values(sa.column("stream_id", sa.String), name="wanted").data(
-        [(stream_id,) for stream_id in stream_ids]
-    )
-    latest = (
-        sa.select(sa.func.max(events.c.version))
-        .where(events.c.stream_id == wanted.c.stream_id)
-        .scalar_subquery()
-    )
-    return sa.select(wanted.c.stream_id, latest.label("version"))
 
 
 class _Batch:

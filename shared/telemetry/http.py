@@ -9,6 +9,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.telemetry.tracing import tracer
 
 _propagator = TraceContextTextMapPropagator()
+_TRACE_HEADERS = frozenset(name.encode() for name in _propagator.fields)
 
 
 class TraceMiddleware:
@@ -20,8 +21,12 @@ class TraceMiddleware:
         if scope["type"] != "http" or scope["path"].startswith("/health"):
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        parent = _propagator.extract(headers)
+        carrier = {
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in scope["headers"]
+            if name in _TRACE_HEADERS
+        }
+        parent = _propagator.extract(carrier) if carrier else None
         name = f"{scope['method']} {scope['path']}"
         with tracer.start_as_current_span(name, context=parent, kind=trace.SpanKind.SERVER) as span:
             span.set_attribute("kyodo.service", self.service)
