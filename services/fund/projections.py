@@ -7,9 +7,9 @@ move the lot, grant and grant-line balances, as in the book the deciders use.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -155,8 +155,9 @@ for _event_type in _TARGET_CHANGES:
 
 @projection.on(names.DONATION_RECEIVED)
 def donation_received(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
-    upsert(connection, donations_table, [_donation_row(e) for e in events], keys=["donation_id"])
-    _post(connection, events)
+    rows = [_donation_row(e) for e in events]
+    upsert(connection, donations_table, rows, keys=["donation_id"])
+    _post(connection, events, {row["donation_id"]: _LotSource.of(row) for row in rows})
 
 
 def _donation_row(event: EventEnvelope) -> Row:
@@ -291,10 +292,29 @@ def funds_released(connection: sa.Connection, events: Sequence[EventEnvelope]) -
 # --- posting: journal lines move lots, grants and grant lines -----------------------------
 
 
-def _post(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
+class _LotSource(NamedTuple):
+    """What a lot row copies from its donation."""
+
+    donation_id: str
+    ward: str
+    receipt_fiscal_year: int
+    received_on: date
+
+    @classmethod
+    def of(cls, row: Row) -> _LotSource:
+        return cls(row["donation_id"], row["ward"], row["receipt_fiscal_year"], row["received_on"])
+
+
+def _post(
+    connection: sa.Connection,
+    events: Sequence[EventEnvelope],
+    donations: Mapping[str, _LotSource] | None = None,
+) -> None:
+    """Journal the events and move their lots and grants; ``donations``: the donations the
+    batch has just written, whose rows need not be read back."""
     entries = [entry for entry in map(journal_entry, events) if entry is not None]
     upsert(connection, journal_table, _journal_rows(entries), keys=["event_id", "line_no"])
-    _move_lots(connection, entries)
+    _move_lots(connection, entries, donations or {})
     _move_grants(connection, events, entries)
 
 
@@ -319,7 +339,9 @@ def _journal_rows(entries: Iterable[JournalEntry]) -> list[Row]:
     ]
 
 
-def _move_lots(connection: sa.Connection, entries: Sequence[JournalEntry]) -> None:
+def _move_lots(
+    connection: sa.Connection, entries: Sequence[JournalEntry], known: Mapping[str, _LotSource]
+) -> None:
     deltas: dict[tuple[str, str], dict[str, int]] = {}
     for entry in entries:
         for line in entry.lines:
@@ -329,14 +351,7 @@ def _move_lots(connection: sa.Connection, entries: Sequence[JournalEntry]) -> No
             lot[line.account.value] += line.change
     if not deltas:
         return
-    donation_ids = sorted({donation_id for donation_id, _ in deltas})
-    query = sa.select(
-        donations_table.c.donation_id,
-        donations_table.c.ward,
-        donations_table.c.receipt_fiscal_year,
-        donations_table.c.received_on,
-    ).where(donations_table.c.donation_id.in_(donation_ids))
-    donations = {r.donation_id: r for r in connection.execute(query)}
+    donations = _lot_sources(connection, {donation_id for donation_id, _ in deltas}, known)
     rows = [
         {
             "donation_id": donation_id,
@@ -350,6 +365,22 @@ def _move_lots(connection: sa.Connection, entries: Sequence[JournalEntry]) -> No
         for (donation_id, designation), delta in deltas.items()
     ]
     _upsert_adding(connection, lots_table, rows, ["donation_id", "designation"], ACCOUNT_COLUMNS)
+
+
+def _lot_sources(
+    connection: sa.Connection, donation_ids: set[str], known: Mapping[str, _LotSource]
+) -> dict[str, _LotSource]:
+    sources = {donation_id: known[donation_id] for donation_id in donation_ids & known.keys()}
+    missing = sorted(donation_ids - sources.keys())
+    if missing:
+        query = sa.select(
+            donations_table.c.donation_id,
+            donations_table.c.ward,
+            donations_table.c.receipt_fiscal_year,
+            donations_table.c.received_on,
+        ).where(donations_table.c.donation_id.in_(missing))
+        sources.update((r.donation_id, _LotSource(*r)) for r in connection.execute(query))
+    return sources
 
 
 def _move_grants(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.telemetry.tracing import tracer
+from shared.telemetry.tracing import spans_recorded, tracer, unrecorded_span
 
 _propagator = TraceContextTextMapPropagator()
 _TRACE_HEADERS = frozenset(name.encode() for name in _propagator.fields)
@@ -27,6 +28,13 @@ class TraceMiddleware:
             if name in _TRACE_HEADERS
         }
         parent = _propagator.extract(carrier) if carrier else None
+        if not spans_recorded():
+            token = otel_context.attach(trace.set_span_in_context(unrecorded_span(parent)))
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                otel_context.detach(token)
+            return
         name = f"{scope['method']} {scope['path']}"
         with tracer.start_as_current_span(name, context=parent, kind=trace.SpanKind.SERVER) as span:
             span.set_attribute("kyodo.service", self.service)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
@@ -63,6 +65,28 @@ def spans_recorded() -> bool:
     if isinstance(provider, KyodoTracerProvider):
         return provider.gate.exporting
     return isinstance(provider, TracerProvider)
+
+
+def unrecorded_span(parent: otel_context.Context | None) -> trace.NonRecordingSpan:
+    """What the tracer gives while nothing records (a non-recording span in the parent's
+    trace, or in a new one), without its sampler and span machinery: for a server span on
+    every request."""
+    parent_context = trace.get_current_span(parent).get_span_context()
+    trace_id = parent_context.trace_id if parent_context.is_valid else _random_bits(128)
+    span_context = trace.SpanContext(
+        trace_id=trace_id,
+        span_id=_random_bits(64),
+        is_remote=False,
+        trace_flags=trace.TraceFlags(trace.TraceFlags.DEFAULT),
+        trace_state=parent_context.trace_state if parent_context.is_valid else None,
+    )
+    return trace.NonRecordingSpan(span_context)
+
+
+def _random_bits(bits: int) -> int:
+    while not (value := random.getrandbits(bits)):
+        continue
+    return value
 
 
 def build_tracer_provider(

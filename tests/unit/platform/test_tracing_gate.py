@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from shared.telemetry.tracing import KyodoTracerProvider, build_tracer_provider, traceparent_of
+from shared.telemetry.tracing import (
+    KyodoTracerProvider,
+    build_tracer_provider,
+    traceparent_of,
+    unrecorded_span,
+)
 
 
 def provider() -> KyodoTracerProvider:
@@ -45,3 +51,17 @@ def test_an_exporter_given_at_build_time_records_at_once() -> None:
     with built.get_tracer("test").start_as_current_span("request"):
         pass
     assert [span.name for span in exporter.get_finished_spans()] == ["request"]
+
+
+def test_an_unrecorded_server_span_continues_the_callers_trace_or_starts_one() -> None:
+    caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    parent = TraceContextTextMapPropagator().extract({"traceparent": caller})
+    continued = unrecorded_span(parent)
+    started, another = unrecorded_span(None), unrecorded_span(None)
+    assert not continued.is_recording()
+    assert continued.get_span_context().trace_id == 0x0AF7651916CD43DD8448EB211C80319C
+    assert continued.get_span_context().span_id != 0xB7AD6B7169203331
+    assert started.get_span_context().is_valid
+    assert started.get_span_context().trace_id != another.get_span_context().trace_id
+    traceparent = traceparent_of(continued)
+    assert traceparent is not None and traceparent.startswith("00-0af7651916cd43dd")
