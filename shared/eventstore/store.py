@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -333,8 +334,9 @@ _PG_INSERT_EVENTS = sa.text(
     "INSERT INTO events (event_id, event_type, ward, stream_id, version, recorded_at, body) "
     "SELECT r->>'event_id', r->>'event_type', r->>'ward', r->>'stream_id', "
     "(r->>'version')::integer, (r->>'recorded_at')::timestamptz, r->>'body' "
-    # In the rows' order, so that positions follow it (an idempotency key names a range).
-    "FROM json_array_elements(CAST(:rows AS json)) WITH ORDINALITY AS e(r, n) ORDER BY n "
+    # In the rows' order, so that positions follow it (an idempotency key names a range). As
+    # jsonb, the rows are parsed once; each ->> of a json value would parse its row again.
+    "FROM jsonb_array_elements(CAST(:rows AS jsonb)) WITH ORDINALITY AS e(r, n) ORDER BY n "
     "RETURNING event_id, position"
 )
 
@@ -349,10 +351,7 @@ def _insert_events(connection: sa.Connection, rows: list[dict[str, Any]]) -> lis
     if connection.dialect.name != "postgresql":
         statement = sa.insert(events).returning(events.c.position, sort_by_parameter_order=True)
         return [int(p) for p in connection.execute(statement, rows).scalars().all()]
-    payload = json.dumps(
-        [{**row, "recorded_at": row["recorded_at"].isoformat()} for row in rows],
-        ensure_ascii=False,
-    )
+    payload = _json_rows(rows, "recorded_at")
     positions = {
         str(e): int(p) for e, p in connection.execute(_PG_INSERT_EVENTS, {"rows": payload})
     }
@@ -365,7 +364,7 @@ _PG_INSERT_EVENTS_AND_KEYS = sa.text(
     "(scope, key, fingerprint, first_position, last_position, created_at) "
     "SELECT k->>'scope', k->>'key', k->>'fingerprint', first_event.position, last_event.position, "
     "(k->>'created_at')::timestamptz "
-    "FROM json_array_elements(CAST(:keys AS json)) AS k "
+    "FROM jsonb_array_elements(CAST(:keys AS jsonb)) AS k "
     "JOIN inserted AS first_event ON first_event.event_id = k->>'first_event_id' "
     "JOIN inserted AS last_event ON last_event.event_id = k->>'last_event_id'"
     ") SELECT event_id, position FROM inserted"
@@ -386,9 +385,8 @@ def _json_rows(rows: list[dict[str, Any]], timestamp: str) -> str:
     """Rows as one JSON array, ``timestamp`` in ISO 8601 (PostgreSQL casts it back)."""
     if any(r[timestamp].tzinfo is None for r in rows):
         raise ValueError("naive datetimes are not stored")
-    return json.dumps(
-        [{**r, timestamp: r[timestamp].isoformat()} for r in rows], ensure_ascii=False
-    )
+    # Only texts and integers: orjson writes what json.dumps would, several times faster.
+    return orjson.dumps([{**r, timestamp: r[timestamp].isoformat()} for r in rows]).decode()
 
 
 def _prepare(

@@ -2,7 +2,8 @@
 
 Sorting matters: two instances of one consumer group upserting the same keys in different orders
 would deadlock on PostgreSQL. On PostgreSQL a batch travels as one JSON text of row arrays,
-expanded by ``json_array_elements`` in a statement built once per table and row shape; on SQLite
+expanded by ``jsonb_array_elements`` in a statement built once per table and row shape (jsonb:
+the text is parsed once, where each ``->>`` of a json value parses its row again); on SQLite
 it is one prepared statement run over every row (``executemany``, in C).
 """
 
@@ -212,7 +213,7 @@ def _sqlite_upsert_sql(
     return _sqlite_insert_sql(dialect, table, columns) + conflict
 
 
-# --- PostgreSQL: a batch is one JSON text of row arrays, expanded by json_array_elements --------
+# --- PostgreSQL: a batch is one JSON text of row arrays, expanded by jsonb_array_elements -------
 # The statement's text depends only on the table and the shape of the rows, so it is built once
 # and PostgreSQL's driver parses it once; the rows cost one string to send.
 
@@ -266,7 +267,7 @@ def _pg_insert_sql(dialect: Any, table: sa.Table, columns: tuple[str, ...]) -> s
     return (
         f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "
         f"({', '.join(quote(c) for c in columns)}) "
-        f"SELECT {selected} FROM json_array_elements(CAST(:rows AS json)) AS r"
+        f"SELECT {selected} FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS r"
     )
 
 
