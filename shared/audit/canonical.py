@@ -13,16 +13,15 @@ reference here (see the property test that compares the two).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import orjson
 import rfc8785
 
 from shared.audit.errors import LeafEncodingError
+from shared.jsontext import SAFE_INTEGER_MAX, is_plain
 
-SAFE_INTEGER_MAX = 2**53 - 1
-_LAST_BMP_CHARACTER = "\uffff"
+__all__ = ["SAFE_INTEGER_MAX", "canonical_json", "is_plain"]
 _SORTED = orjson.OPT_SORT_KEYS
 
 
@@ -37,43 +36,3 @@ def canonical_json(value: Any) -> bytes:
         return rfc8785.dumps(value)
     except (rfc8785.CanonicalizationError, TypeError, ValueError, RecursionError) as error:
         raise LeafEncodingError(f"not canonical JSON: {error}") from error
-
-
-def is_plain(value: Any) -> bool:
-    """True when the fast encoder provably writes the RFC 8785 form of ``value``."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        kind = type(item)
-        if kind is dict:
-            try:
-                keys = "".join(item)
-            except TypeError:
-                return False  # a key that is not a string
-            if not keys.isascii() and max(keys) > _LAST_BMP_CHARACTER:
-                return False
-            members: Iterable[Any] = item.values()
-        elif kind is list:
-            members = item
-        else:
-            return _is_plain_scalar(item)
-        for member in members:
-            kind = type(member)
-            if kind is str or member is None or kind is bool:
-                continue
-            if kind is int:
-                if -SAFE_INTEGER_MAX <= member <= SAFE_INTEGER_MAX:
-                    continue
-                return False
-            if kind is dict or kind is list:
-                pending.append(member)
-                continue
-            return False  # a float or a type that is not JSON
-    return True
-
-
-def _is_plain_scalar(value: Any) -> bool:
-    kind = type(value)
-    if kind is int:
-        return bool(-SAFE_INTEGER_MAX <= value <= SAFE_INTEGER_MAX)
-    return kind is str or kind is bool or value is None

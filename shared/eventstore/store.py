@@ -25,6 +25,7 @@ from shared.errors import ConcurrencyError, IdempotencyConflict
 from shared.events.envelope import EventActor, EventEnvelope, NewEvent
 from shared.eventstore.schema import events, idempotency_keys, metadata, relay_cursors
 from shared.ids import new_id
+from shared.jsontext import json_text
 from shared.telemetry.context import current_traceparent
 from shared.telemetry.metrics import appended_events
 from shared.telemetry.tracing import append_span, traceparent_of, tracer
@@ -324,7 +325,7 @@ class _Prepared:
                     "stream_id": stream_id,
                     "version": document["version"],
                     "recorded_at": datetime.fromisoformat(document["recorded_at"]),
-                    "body": json.dumps(document, ensure_ascii=False, separators=(",", ":")),
+                    "body": json_text(document),
                 }
             )
         return rows

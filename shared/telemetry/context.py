@@ -13,9 +13,9 @@ def current_traceparent() -> str | None:
     span_context = trace.get_current_span().get_span_context()
     if not span_context.is_valid:
         return None
-    carrier: dict[str, str] = {}
-    _propagator.inject(carrier)
-    return carrier.get("traceparent")
+    # The W3C form the propagator's inject writes, without building a carrier for it.
+    trace_id, span_id, flags = span_context.trace_id, span_context.span_id, span_context.trace_flags
+    return f"00-{trace_id:032x}-{span_id:016x}-{flags:02x}"
 
 
 def context_from_traceparent(traceparent: str | None) -> otel_context.Context | None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
 from fastapi import Request
 
 from shared.errors import InvalidCommand
 from shared.eventstore.store import AppendContext
+from shared.jsontext import json_text
 from shared.telemetry.context import current_traceparent
 from shared.web.auth import Principal
 
@@ -18,8 +18,7 @@ IDEMPOTENCY_HEADER = "idempotency-key"
 
 def fingerprint(payload: Any) -> str:
     """A stable hash of a request body: the same key with another body is refused."""
-    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(json_text(payload, sort_keys=True).encode()).hexdigest()
 
 
 def append_context(

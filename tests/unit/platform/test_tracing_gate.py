@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from shared.telemetry.context import current_traceparent
 from shared.telemetry.tracing import (
     KyodoTracerProvider,
     build_tracer_provider,
@@ -65,3 +67,18 @@ def test_an_unrecorded_server_span_continues_the_callers_trace_or_starts_one() -
     assert started.get_span_context().trace_id != another.get_span_context().trace_id
     traceparent = traceparent_of(continued)
     assert traceparent is not None and traceparent.startswith("00-0af7651916cd43dd")
+
+
+def test_the_current_traceparent_is_what_the_propagator_writes() -> None:
+    for caller in (
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        "00-0000000000000000000000000000000a-000000000000000b-00",
+    ):
+        parent = TraceContextTextMapPropagator().extract({"traceparent": caller})
+        token = otel_context.attach(parent)
+        try:
+            carrier: dict[str, str] = {}
+            TraceContextTextMapPropagator().inject(carrier)
+            assert current_traceparent() == carrier["traceparent"] == caller
+        finally:
+            otel_context.detach(token)

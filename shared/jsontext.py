@@ -1,0 +1,70 @@
+"""Compact JSON text, written by orjson where it provably writes what ``json.dumps`` writes.
+
+For values made only of exact ``dict`` (string keys), ``list``, ``str``, ``bool`` and ``None``
+values and integers within ±(2**53 - 1), orjson writes the bytes of ``json.dumps`` with compact
+separators and ``ensure_ascii=False``: both escape ``"``, ``\\``, and every control character the
+same way, and both sort keys by code point. Floats (formatted differently), big integers, and
+other types go to the standard encoder. ``is_plain`` also holds keys to the Basic Multilingual
+Plane, where code-point order is the UTF-16 order that RFC 8785 uses (``shared.audit.canonical``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+SAFE_INTEGER_MAX = 2**53 - 1
+_LAST_BMP_CHARACTER = "\uffff"
+
+
+def json_text(value: Any, *, sort_keys: bool = False) -> str:
+    """``json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys)``."""
+    if is_plain(value):
+        try:
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort_keys else 0).decode()
+        except orjson.JSONEncodeError:
+            pass  # a lone surrogate or deep nesting: the standard encoder decides
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys)
+
+
+def is_plain(value: Any) -> bool:
+    """True when ``value`` holds only the kinds of values both encoders write alike."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is dict:
+            try:
+                keys = "".join(item)
+            except TypeError:
+                return False  # a key that is not a string
+            if not keys.isascii() and max(keys) > _LAST_BMP_CHARACTER:
+                return False
+            members: Iterable[Any] = item.values()
+        elif kind is list:
+            members = item
+        else:
+            return _is_plain_scalar(item)
+        for member in members:
+            kind = type(member)
+            if kind is str or member is None or kind is bool:
+                continue
+            if kind is int:
+                if -SAFE_INTEGER_MAX <= member <= SAFE_INTEGER_MAX:
+                    continue
+                return False
+            if kind is dict or kind is list:
+                pending.append(member)
+                continue
+            return False  # a float or a type that is not JSON
+    return True
+
+
+def _is_plain_scalar(value: Any) -> bool:
+    kind = type(value)
+    if kind is int:
+        return bool(-SAFE_INTEGER_MAX <= value <= SAFE_INTEGER_MAX)
+    return kind is str or kind is bool or value is None
