@@ -85,6 +85,60 @@ def upsert(
     connection.exec_driver_sql(sql, _sqlite_rows(connection.dialect, table, columns, ordered))
 
 
+def upsert_changes(
+    connection: sa.Connection,
+    table: sa.Table,
+    rows: Iterable[Row],
+    *,
+    key: str,
+    stored: Mapping[Any, Row],
+) -> None:
+    """Write rows whose stored version (by ``key``, as ``stored_rows`` read it) is ``stored``:
+    new rows whole, stored ones by their changed columns only, unchanged ones not at all.
+
+    On SQLite an UPDATE of the changed columns binds only those and leaves the indexes of the
+    others alone; PostgreSQL writes a new row version whatever changed, so there rows are upserted
+    whole.
+    """
+    ordered = sorted_by_key(rows, [key])
+    if connection.dialect.name != "sqlite":
+        upsert(connection, table, ordered, keys=[key])
+        return
+    upsert(connection, table, [r for r in ordered if r[key] not in stored], keys=[key])
+    for columns, changed in _by_changed_columns(ordered, key, stored).items():
+        sql = _sqlite_update_sql(connection.dialect, table, columns, key)
+        bound = _sqlite_rows(connection.dialect, table, (*columns, key), changed)
+        connection.exec_driver_sql(sql, bound)
+
+
+def _by_changed_columns(
+    rows: Sequence[Row], key: str, stored: Mapping[Any, Row]
+) -> dict[tuple[str, ...], list[Row]]:
+    groups: dict[tuple[str, ...], list[Row]] = {}
+    for row in rows:
+        before = stored.get(row[key])
+        if before is None:
+            continue
+        columns = tuple(c for c in row if c != key and not same_value(row[c], before[c]))
+        if columns:
+            groups.setdefault(columns, []).append(row)
+    return groups
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Equal and of the same types, inside lists and dicts too: ``1 == True == 1.0`` in Python,
+    but a column (or JSON value) that changes from one to another is still changed."""
+    if a is b:
+        return True  # what a fold did not change is the stored object itself
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_value(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(map(same_value, a, b))
+    return bool(a == b)
+
+
 def stored_rows(
     connection: sa.Connection, table: sa.Table, key: str, values: Sequence[Any]
 ) -> list[dict[str, Any]]:
@@ -202,6 +256,14 @@ def _sqlite_insert_sql(dialect: Any, table: sa.Table, columns: tuple[str, ...]) 
         f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "
         f"({', '.join(quote(c) for c in columns)}) VALUES ({', '.join('?' for _ in columns)})"
     )
+
+
+@lru_cache(maxsize=512)
+def _sqlite_update_sql(dialect: Any, table: sa.Table, columns: tuple[str, ...], key: str) -> str:
+    quote = dialect.identifier_preparer.quote
+    assignments = ", ".join(f"{quote(c)} = ?" for c in columns)
+    name = dialect.identifier_preparer.format_table(table)
+    return f"UPDATE {name} SET {assignments} WHERE {quote(key)} = ?"
 
 
 @lru_cache(maxsize=512)
