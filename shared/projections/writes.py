@@ -9,7 +9,7 @@ it is one prepared statement run over every row (``executemany``, in C).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
 from functools import lru_cache
 from operator import itemgetter
@@ -119,7 +119,9 @@ def _by_changed_columns(
         before = stored.get(row[key])
         if before is None:
             continue
-        columns = tuple(c for c in row if c != key and not same_value(row[c], before[c]))
+        # What a fold did not change is the stored object itself: only the others are compared.
+        candidates = [c for c, value in row.items() if value is not before[c]]
+        columns = tuple(c for c in candidates if c != key and not same_value(row[c], before[c]))
         if columns:
             groups.setdefault(columns, []).append(row)
     return groups
@@ -128,8 +130,6 @@ def _by_changed_columns(
 def same_value(a: Any, b: Any) -> bool:
     """Equal and of the same types, inside lists and dicts too: ``1 == True == 1.0`` in Python,
     but a column (or JSON value) that changes from one to another is still changed."""
-    if a is b:
-        return True  # what a fold did not change is the stored object itself
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):
@@ -149,17 +149,44 @@ def stored_rows(
     if connection.dialect.name != "sqlite":
         query = sa.select(table).where(table.c[key].in_(values))
         return [dict(row) for row in connection.execute(query).mappings()]
-    sql = f"{_sqlite_select_sql(connection.dialect, table, key)} ({', '.join('?' * len(values))})"
+    sql = f"{_sqlite_select_sql(connection.dialect, table)} WHERE {_quote(connection, key)} IN"
+    sql += f" ({', '.join('?' * len(values))})"
     fetched = connection.exec_driver_sql(sql, tuple(values)).fetchall()
-    if not fetched:
+    return _sqlite_decoded(connection.dialect, table, fetched)
+
+
+def sqlite_table_rows(
+    connection: sa.Connection, table: sa.Table, *, where: Mapping[str, Any], chunk: int = 1000
+) -> Iterator[dict[str, Any]]:
+    """The rows of a SQLite ``table`` whose columns equal ``where``'s values, in primary-key
+    order (all columns, as dicts, read as SQLAlchemy reads them), ``chunk`` rows at a time."""
+    sql = _sqlite_select_sql(connection.dialect, table)
+    if where:
+        sql += " WHERE " + " AND ".join(f"{_quote(connection, c)} = ?" for c in where)
+    keys = list(table.primary_key.columns) or list(table.columns)
+    sql += " ORDER BY " + ", ".join(_quote(connection, c.name) for c in keys)
+    cursor = connection.exec_driver_sql(sql, tuple(where.values()))
+    while fetched := cursor.fetchmany(chunk):
+        yield from _sqlite_decoded(connection.dialect, table, fetched)
+
+
+def _sqlite_decoded(
+    dialect: Any, table: sa.Table, fetched: Iterable[Sequence[Any]]
+) -> list[dict[str, Any]]:
+    transposed = list(zip(*fetched, strict=True))
+    if not transposed:
         return []
-    processors = _result_processors(connection.dialect, table)
+    processors = _result_processors(dialect, table)
     columns = [
         list(map(processor, column)) if processor else column
-        for processor, column in zip(processors, zip(*fetched, strict=True), strict=True)
+        for processor, column in zip(processors, transposed, strict=True)
     ]
     names = [column.name for column in table.columns]
     return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+def _quote(connection: sa.Connection, name: str) -> str:
+    return str(connection.dialect.identifier_preparer.quote(name))
 
 
 # --- SQLite: one statement text per table and row shape, run by sqlite3's executemany ---------
@@ -211,11 +238,11 @@ def _sqlite_utc_text(value: datetime | None) -> str | None:
 
 
 @lru_cache(maxsize=512)
-def _sqlite_select_sql(dialect: Any, table: sa.Table, key: str) -> str:
+def _sqlite_select_sql(dialect: Any, table: sa.Table) -> str:
     quote = dialect.identifier_preparer.quote
     return (
         f"SELECT {', '.join(quote(c.name) for c in table.columns)} "
-        f"FROM {dialect.identifier_preparer.format_table(table)} WHERE {quote(key)} IN"
+        f"FROM {dialect.identifier_preparer.format_table(table)}"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from operator import itemgetter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from shared.projections.writes import (
     insert_new,
     insert_rows,
     same_value,
+    sqlite_table_rows,
     stored_rows,
     update_where,
     upsert,
@@ -229,6 +231,26 @@ async def test_stored_rows_read_what_a_plain_select_reads(database: Database) ->
     assert sorted(stored, key=key) == sorted(expected, key=key)
     assert len(stored) == 2
     assert await database.read(lambda c: stored_rows(c, things, "thing_id", [])) == []
+
+
+async def test_sqlite_table_rows_read_a_plain_select_in_key_order(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'rows.db'}")
+    try:
+        await database.create_all(metadata)
+        rows = [{**note(n, i, {"k": [i]}), "seen_at": AT} for i, n in enumerate("cadb")]
+        rows[1] = {**rows[1], "ward": "ota", "seen_at": None}
+        await database.write(lambda c: insert_rows(c, notes, rows))
+        plain = sa.select(notes).where(notes.c.ward == "nerima").order_by(notes.c.note_id)
+        expected = await database.read(lambda c: [dict(r) for r in c.execute(plain).mappings()])
+        read = await database.read(
+            lambda c: list(sqlite_table_rows(c, notes, where={"ward": "nerima"}, chunk=2))
+        )
+        assert read == expected
+        assert [r["note_id"] for r in read] == ["b", "c", "d"]
+        everything = await database.read(lambda c: list(sqlite_table_rows(c, notes, where={})))
+        assert len(everything) == 4
+    finally:
+        database.dispose()
 
 
 @pytest.mark.postgres
