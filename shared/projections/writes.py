@@ -9,12 +9,14 @@ it is one prepared statement run over every row (``executemany``, in C).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -256,7 +258,27 @@ def _result_processor(dialect: Any, column_type: Any) -> Processor:
     stored = [_sqlite_utc_text(moment) for moment in _SAMPLE_MOMENTS]
     if isinstance(column_type, UtcDateTime) and _same_value(processor, _sqlite_utc_moment, stored):
         return _sqlite_utc_moment
+    if isinstance(column_type, sa.JSON) and processor is not None:
+        fast = _json_values(processor)
+        return fast if _same_value(processor, fast, _SAMPLE_JSON) else processor
     return processor
+
+
+def _json_values(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A JSON column's reader, orjson's for the texts it reads as the standard decoder does."""
+
+    def value(stored: Any) -> Any:
+        if type(stored) is str and _LONG_NUMBER.search(stored) is None:
+            try:
+                return orjson.loads(stored)
+            except orjson.JSONDecodeError:
+                pass  # NaN, lone surrogates, deep nesting: SQLAlchemy's reader decides
+        return processor(stored)  # also numbers, which SQLite keeps as numbers
+
+    return value
+
+
+_LONG_NUMBER = re.compile(r"\d{19}")  # orjson reads integers beyond 64 bits as floats
 
 
 def _sqlite_utc_moment(text: str | None) -> datetime | None:
@@ -273,6 +295,7 @@ def _same_value(processor: Processor, fast: Callable[[Any], Any], samples: list[
 _NO_OFFSET = timedelta(0)
 _NAIVE_TEXT_LENGTH = len("2026-04-01 09:00:00.000000")
 _JST = timezone(timedelta(hours=9))
+_SAMPLE_JSON = ['{"k": [1, 2.5, true, null, "\\u00e9\u6e2f"]}', "[]", "null", None, "[2e400]", 3]
 _SAMPLE_MOMENTS = (datetime(2026, 4, 1, 9, 5, 7, 123, tzinfo=_JST), datetime(987, 1, 2, tzinfo=UTC))
 
 

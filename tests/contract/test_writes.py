@@ -324,3 +324,33 @@ def test_same_value_tells_apart_what_python_takes_as_equal() -> None:
     assert not same_value([1], [1.0])
     assert not same_value({"a": 1}, {"a": 1, "b": 2})
     assert same_value(AT, AT.astimezone(JST))
+
+
+any_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
+    max_leaves=8,
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(tags=st.lists(any_json, min_size=1, max_size=4))
+async def test_stored_rows_read_json_values_of_every_type_as_a_plain_select(
+    database: Database, tags: list[object]
+) -> None:
+    await database.create_all(metadata)
+    await database.write(lambda c: c.execute(sa.delete(notes)))
+    rows = [note(f"n{i}", i, value) for i, value in enumerate(tags)]
+    await database.write(lambda c: c.execute(sa.insert(notes), rows))
+    plain = sa.select(notes.c.tags).order_by(notes.c.note_id)
+    expected = await database.read(lambda c: c.execute(plain).scalars().all())
+    ids = [r["note_id"] for r in rows]
+    stored = await database.read(lambda c: stored_rows(c, notes, "note_id", ids))
+    read = [r["tags"] for r in sorted(stored, key=itemgetter("note_id"))]
+    assert all(same_value(a, b) for a, b in zip(read, expected, strict=True))
