@@ -17,8 +17,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
+from shared.audit.canonical import is_plain
 from shared.projections.composite import CompositeProjection
 from shared.projections.inbox import inbox_metadata
 from shared.projections.runner import Projection
@@ -78,6 +80,13 @@ def _rows_in_key_order(
 
 def row_bytes(row: Mapping[Any, Any]) -> bytes:
     plain = {str(key): _plain(value) for key, value in row.items()}
+    if is_plain(plain):
+        # For such values orjson writes the bytes of _ROW_ENCODER: code-point key order, the
+        # same escapes, integers exactly (see shared.audit.canonical).
+        try:
+            return orjson.dumps(plain, option=orjson.OPT_SORT_KEYS) + b"\n"
+        except orjson.JSONEncodeError:
+            pass  # a lone surrogate: the standard encoder's own error
     return _ROW_ENCODER.encode(plain).encode() + b"\n"
 
 
