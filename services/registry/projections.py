@@ -30,7 +30,13 @@ from services.registry.japanese import normalise_for_search
 from shared.events import EventEnvelope
 from shared.eventstore.schema import UtcDateTime
 from shared.projections.runner import DispatchingProjection
-from shared.projections.writes import stored_rows, update_where, upsert
+from shared.projections.writes import (
+    same_value,
+    stored_rows,
+    update_where,
+    upsert,
+    upsert_changes,
+)
 
 Row = dict[str, Any]
 metadata = sa.MetaData()
@@ -231,7 +237,8 @@ def _activity_row(event: EventEnvelope) -> Row:
 
 def _fold_actor_rows(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
     ids = sorted({str(e.data["actor_id"]) for e in events})
-    rows = _actor_rows(connection, ids)
+    stored = _actor_rows(connection, ids)
+    rows = dict(stored)
     changed: dict[str, Row] = {}
     for event in events:
         actor_id = str(event.data["actor_id"])
@@ -241,8 +248,8 @@ def _fold_actor_rows(connection: sa.Connection, events: Sequence[EventEnvelope])
         change = _ACTOR_CHANGES[event.event_type]
         rows[actor_id] = changed[actor_id] = {**change(row, event), **_event_columns(event)}
     # Derived columns only depend on the row's final state: computed once per actor.
-    written = [_with_derived_columns(row) for row in changed.values()]
-    upsert(connection, actors_table, written, keys=["actor_id"])
+    written = [_with_derived_columns(row, stored.get(i)) for i, row in changed.items()]
+    upsert_changes(connection, actors_table, written, key="actor_id", stored=stored)
 
 
 def _actor_rows(connection: sa.Connection, ids: list[str]) -> dict[str, Row]:
@@ -257,7 +264,28 @@ def _event_columns(event: EventEnvelope) -> Row:
     }
 
 
-def _with_derived_columns(row: Row) -> Row:
+def _with_derived_columns(row: Row, stored: Row | None) -> Row:
+    derived = {
+        "listed": row["status"] == ActorStatus.ACTIVE.value and not row["individual"],
+        "fields_key": fields_key(row["fields"]),
+        "area_key": _normalised(row["area"]) if row["area"] else None,
+    }
+    return {**row, **derived, **_search_columns_of(row, stored)}
+
+
+def _search_columns_of(row: Row, stored: Row | None) -> Row:
+    if stored is not None and all(same_value(row[c], stored[c]) for c in _SEARCHED_COLUMNS):
+        return {c: stored[c] for c in _SEARCH_COLUMNS}
+    return _search_columns(row)
+
+
+_SEARCHED_COLUMNS = ("name", "name_kana", "description", "area", "personal")
+_SEARCH_COLUMNS = ("public_search", "staff_search", "sort_key")
+
+
+def _search_columns(row: Row) -> Row:
+    """The search texts and sort key, from ``_SEARCHED_COLUMNS`` alone: a stored row whose
+    searched columns are unchanged keeps its own."""
     personal = row["personal"]
     public_texts = [row["name"], row["name_kana"], row["description"], row["area"]]
     person_texts = [personal.get(key) for key in PERSON_NAME_KEYS]
@@ -265,10 +293,6 @@ def _with_derived_columns(row: Row) -> Row:
     person_texts += [representative.get(key) for key in PERSON_NAME_KEYS]
     sort_name = row["name_kana"] or personal.get("name_kana") or row["name"] or ""
     return {
-        **row,
-        "listed": row["status"] == ActorStatus.ACTIVE.value and not row["individual"],
-        "fields_key": fields_key(row["fields"]),
-        "area_key": _normalised(row["area"]) if row["area"] else None,
         "public_search": _search_text(public_texts),
         "staff_search": _search_text(public_texts + person_texts),
         "sort_key": _normalised(sort_name),

@@ -17,14 +17,19 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
+from shared.audit.canonical import is_plain
 from shared.projections.composite import CompositeProjection
 from shared.projections.inbox import inbox_metadata
 from shared.projections.runner import Projection
+from shared.projections.writes import sqlite_table_rows
 
 NOT_READ_MODELS = frozenset(inbox_metadata.tables)
-_ROW_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+_ROW_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), check_circular=False
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,33 +60,48 @@ def table_digests(
 
 def table_digest(connection: sa.Connection, table: sa.Table, ward: str) -> TableDigest:
     ward_only = "ward" in table.c
-    query = sa.select(table).order_by(*_key_order(connection, table))
-    if ward_only:
-        query = query.where(table.c.ward == ward)
     digest = hashlib.sha256()
     rows = 0
-    result = connection.execution_options(yield_per=1000).execute(query)
-    for row in result.mappings():
+    for row in _rows_in_key_order(connection, table, {"ward": ward} if ward_only else {}):
         digest.update(row_bytes(row))
         rows += 1
     return TableDigest(table.name, rows, digest.hexdigest(), ward_only)
 
 
+def _rows_in_key_order(
+    connection: sa.Connection, table: sa.Table, where: Mapping[str, Any]
+) -> Iterable[Mapping[Any, Any]]:
+    if connection.dialect.name == "sqlite":
+        return sqlite_table_rows(connection, table, where=where)
+    query = sa.select(table).order_by(*_key_order(connection, table))
+    query = query.where(*(table.c[c] == value for c, value in where.items()))
+    return connection.execution_options(yield_per=1000).execute(query).mappings()
+
+
 def row_bytes(row: Mapping[Any, Any]) -> bytes:
     plain = {str(key): _plain(value) for key, value in row.items()}
+    if is_plain(plain):
+        # For such values orjson writes the bytes of _ROW_ENCODER: code-point key order, the
+        # same escapes, integers exactly (see shared.audit.canonical).
+        try:
+            return orjson.dumps(plain, option=orjson.OPT_SORT_KEYS) + b"\n"
+        except orjson.JSONEncodeError:
+            pass  # a lone surrogate: the standard encoder's own error
     return _ROW_ENCODER.encode(plain).encode() + b"\n"
 
 
 def _key_order(connection: sa.Connection, table: sa.Table) -> list[Any]:
-    columns = list(table.primary_key.columns) or list(table.columns)
-    if connection.dialect.name != "postgresql":
-        return columns
     # Byte order on every backend: PostgreSQL would otherwise sort text by its locale.
+    columns = list(table.primary_key.columns) or list(table.columns)
     return [c.collate("C") if isinstance(c.type, sa.String) else c for c in columns]
 
 
 def _plain(value: Any) -> Any:
+    if type(value) in _ALREADY_PLAIN:  # most values: a lookup, not a chain of isinstance
+        return value
     if isinstance(value, datetime):
+        if value.tzinfo is UTC:
+            return value.isoformat()
         aware = value if value.tzinfo else value.replace(tzinfo=UTC)
         return aware.astimezone(UTC).isoformat()
     if isinstance(value, date):
@@ -95,3 +115,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
+
+
+_ALREADY_PLAIN = frozenset({str, int, float, bool, type(None)})

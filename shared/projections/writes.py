@@ -10,12 +10,14 @@ it is one prepared statement run over every row (``executemany``, in C).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -86,6 +88,60 @@ def upsert(
     connection.exec_driver_sql(sql, _sqlite_rows(connection.dialect, table, columns, ordered))
 
 
+def upsert_changes(
+    connection: sa.Connection,
+    table: sa.Table,
+    rows: Iterable[Row],
+    *,
+    key: str,
+    stored: Mapping[Any, Row],
+) -> None:
+    """Write rows whose stored version (by ``key``, as ``stored_rows`` read it) is ``stored``:
+    new rows whole, stored ones by their changed columns only, unchanged ones not at all.
+
+    On SQLite an UPDATE of the changed columns binds only those and leaves the indexes of the
+    others alone; PostgreSQL writes a new row version whatever changed, so there rows are upserted
+    whole.
+    """
+    ordered = sorted_by_key(rows, [key])
+    if connection.dialect.name != "sqlite":
+        upsert(connection, table, ordered, keys=[key])
+        return
+    upsert(connection, table, [r for r in ordered if r[key] not in stored], keys=[key])
+    for columns, changed in _by_changed_columns(ordered, key, stored).items():
+        sql = _sqlite_update_sql(connection.dialect, table, columns, key)
+        bound = _sqlite_rows(connection.dialect, table, (*columns, key), changed)
+        connection.exec_driver_sql(sql, bound)
+
+
+def _by_changed_columns(
+    rows: Sequence[Row], key: str, stored: Mapping[Any, Row]
+) -> dict[tuple[str, ...], list[Row]]:
+    groups: dict[tuple[str, ...], list[Row]] = {}
+    for row in rows:
+        before = stored.get(row[key])
+        if before is None:
+            continue
+        # What a fold did not change is the stored object itself: only the others are compared.
+        candidates = [c for c, value in row.items() if value is not before[c]]
+        columns = tuple(c for c in candidates if c != key and not same_value(row[c], before[c]))
+        if columns:
+            groups.setdefault(columns, []).append(row)
+    return groups
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Equal and of the same types, inside lists and dicts too: ``1 == True == 1.0`` in Python,
+    but a column (or JSON value) that changes from one to another is still changed."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_value(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(map(same_value, a, b))
+    return bool(a == b)
+
+
 def stored_rows(
     connection: sa.Connection, table: sa.Table, key: str, values: Sequence[Any]
 ) -> list[dict[str, Any]]:
@@ -96,17 +152,44 @@ def stored_rows(
     if connection.dialect.name != "sqlite":
         query = sa.select(table).where(table.c[key].in_(values))
         return [dict(row) for row in connection.execute(query).mappings()]
-    sql = f"{_sqlite_select_sql(connection.dialect, table, key)} ({', '.join('?' * len(values))})"
+    sql = f"{_sqlite_select_sql(connection.dialect, table)} WHERE {_quote(connection, key)} IN"
+    sql += f" ({', '.join('?' * len(values))})"
     fetched = connection.exec_driver_sql(sql, tuple(values)).fetchall()
-    if not fetched:
+    return _sqlite_decoded(connection.dialect, table, fetched)
+
+
+def sqlite_table_rows(
+    connection: sa.Connection, table: sa.Table, *, where: Mapping[str, Any], chunk: int = 1000
+) -> Iterator[dict[str, Any]]:
+    """The rows of a SQLite ``table`` whose columns equal ``where``'s values, in primary-key
+    order (all columns, as dicts, read as SQLAlchemy reads them), ``chunk`` rows at a time."""
+    sql = _sqlite_select_sql(connection.dialect, table)
+    if where:
+        sql += " WHERE " + " AND ".join(f"{_quote(connection, c)} = ?" for c in where)
+    keys = list(table.primary_key.columns) or list(table.columns)
+    sql += " ORDER BY " + ", ".join(_quote(connection, c.name) for c in keys)
+    cursor = connection.exec_driver_sql(sql, tuple(where.values()))
+    while fetched := cursor.fetchmany(chunk):
+        yield from _sqlite_decoded(connection.dialect, table, fetched)
+
+
+def _sqlite_decoded(
+    dialect: Any, table: sa.Table, fetched: Iterable[Sequence[Any]]
+) -> list[dict[str, Any]]:
+    transposed = list(zip(*fetched, strict=True))
+    if not transposed:
         return []
-    processors = _result_processors(connection.dialect, table)
+    processors = _result_processors(dialect, table)
     columns = [
         list(map(processor, column)) if processor else column
-        for processor, column in zip(processors, zip(*fetched, strict=True), strict=True)
+        for processor, column in zip(processors, transposed, strict=True)
     ]
     names = [column.name for column in table.columns]
     return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+def _quote(connection: sa.Connection, name: str) -> str:
+    return str(connection.dialect.identifier_preparer.quote(name))
 
 
 # --- SQLite: one statement text per table and row shape, run by sqlite3's executemany ---------
@@ -158,11 +241,11 @@ def _sqlite_utc_text(value: datetime | None) -> str | None:
 
 
 @lru_cache(maxsize=512)
-def _sqlite_select_sql(dialect: Any, table: sa.Table, key: str) -> str:
+def _sqlite_select_sql(dialect: Any, table: sa.Table) -> str:
     quote = dialect.identifier_preparer.quote
     return (
         f"SELECT {', '.join(quote(c.name) for c in table.columns)} "
-        f"FROM {dialect.identifier_preparer.format_table(table)} WHERE {quote(key)} IN"
+        f"FROM {dialect.identifier_preparer.format_table(table)}"
     )
 
 
@@ -176,7 +259,27 @@ def _result_processor(dialect: Any, column_type: Any) -> Processor:
     stored = [_sqlite_utc_text(moment) for moment in _SAMPLE_MOMENTS]
     if isinstance(column_type, UtcDateTime) and _same_value(processor, _sqlite_utc_moment, stored):
         return _sqlite_utc_moment
+    if isinstance(column_type, sa.JSON) and processor is not None:
+        fast = _json_values(processor)
+        return fast if _same_value(processor, fast, _SAMPLE_JSON) else processor
     return processor
+
+
+def _json_values(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A JSON column's reader, orjson's for the texts it reads as the standard decoder does."""
+
+    def value(stored: Any) -> Any:
+        if type(stored) is str and _LONG_NUMBER.search(stored) is None:
+            try:
+                return orjson.loads(stored)
+            except orjson.JSONDecodeError:
+                pass  # NaN, lone surrogates, deep nesting: SQLAlchemy's reader decides
+        return processor(stored)  # also numbers, which SQLite keeps as numbers
+
+    return value
+
+
+_LONG_NUMBER = re.compile(r"\d{19}")  # orjson reads integers beyond 64 bits as floats
 
 
 def _sqlite_utc_moment(text: str | None) -> datetime | None:
@@ -193,6 +296,7 @@ def _same_value(processor: Processor, fast: Callable[[Any], Any], samples: list[
 _NO_OFFSET = timedelta(0)
 _NAIVE_TEXT_LENGTH = len("2026-04-01 09:00:00.000000")
 _JST = timezone(timedelta(hours=9))
+_SAMPLE_JSON = ['{"k": [1, 2.5, true, null, "\\u00e9\u6e2f"]}', "[]", "null", None, "[2e400]", 3]
 _SAMPLE_MOMENTS = (datetime(2026, 4, 1, 9, 5, 7, 123, tzinfo=_JST), datetime(987, 1, 2, tzinfo=UTC))
 
 
@@ -203,6 +307,14 @@ def _sqlite_insert_sql(dialect: Any, table: sa.Table, columns: tuple[str, ...]) 
         f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "
         f"({', '.join(quote(c) for c in columns)}) VALUES ({', '.join('?' for _ in columns)})"
     )
+
+
+@lru_cache(maxsize=512)
+def _sqlite_update_sql(dialect: Any, table: sa.Table, columns: tuple[str, ...], key: str) -> str:
+    quote = dialect.identifier_preparer.quote
+    assignments = ", ".join(f"{quote(c)} = ?" for c in columns)
+    name = dialect.identifier_preparer.format_table(table)
+    return f"UPDATE {name} SET {assignments} WHERE {quote(key)} = ?"
 
 
 @lru_cache(maxsize=512)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from operator import itemgetter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,16 @@ from hypothesis import strategies as st
 
 from shared.db import Database
 from shared.eventstore.schema import UtcDateTime
-from shared.projections.writes import insert_new, insert_rows, stored_rows, update_where, upsert
+from shared.projections.writes import (
+    insert_new,
+    insert_rows,
+    same_value,
+    sqlite_table_rows,
+    stored_rows,
+    update_where,
+    upsert,
+    upsert_changes,
+)
 
 metadata = sa.MetaData()
 things = sa.Table(
@@ -223,6 +233,26 @@ async def test_stored_rows_read_what_a_plain_select_reads(database: Database) ->
     assert await database.read(lambda c: stored_rows(c, things, "thing_id", [])) == []
 
 
+async def test_sqlite_table_rows_read_a_plain_select_in_key_order(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'rows.db'}")
+    try:
+        await database.create_all(metadata)
+        rows = [{**note(n, i, {"k": [i]}), "seen_at": AT} for i, n in enumerate("cadb")]
+        rows[1] = {**rows[1], "ward": "ota", "seen_at": None}
+        await database.write(lambda c: insert_rows(c, notes, rows))
+        plain = sa.select(notes).where(notes.c.ward == "nerima").order_by(notes.c.note_id)
+        expected = await database.read(lambda c: [dict(r) for r in c.execute(plain).mappings()])
+        read = await database.read(
+            lambda c: list(sqlite_table_rows(c, notes, where={"ward": "nerima"}, chunk=2))
+        )
+        assert read == expected
+        assert [r["note_id"] for r in read] == ["b", "c", "d"]
+        everything = await database.read(lambda c: list(sqlite_table_rows(c, notes, where={})))
+        assert len(everything) == 4
+    finally:
+        database.dispose()
+
+
 @pytest.mark.postgres
 async def test_a_string_too_long_for_its_column_is_refused_not_cut(
     postgres_schema: tuple[str, str],
@@ -237,3 +267,90 @@ async def test_a_string_too_long_for_its_column_is_refused_not_cut(
         assert await all_rows(database) == []
     finally:
         database.dispose()
+
+
+notes = sa.Table(
+    "write_notes",
+    metadata,
+    sa.Column("note_id", sa.String(40), primary_key=True),
+    sa.Column("ward", sa.String(40), nullable=False, index=True),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("listed", sa.Boolean, nullable=False),
+    sa.Column("seen_at", UtcDateTime, nullable=True),
+)
+
+
+def note(note_id: str, count: int, tags: object) -> dict[str, object]:
+    return {"note_id": note_id, "ward": "nerima", "count": count, "tags": tags, "listed": False}
+
+
+async def test_upsert_changes_stores_what_a_plain_insert_of_the_final_rows_stores(
+    database: Database,
+) -> None:
+    await database.create_all(metadata)
+    first = [{**note(n, i, [1, "x"]), "seen_at": AT} for i, n in enumerate("abcd")]
+    final = [
+        {**first[0], "tags": [True, "x"]},  # 1 → True is a change, though 1 == True
+        {**first[1], "count": 5, "ward": "ota", "seen_at": datetime(2026, 4, 1, 18, tzinfo=JST)},
+        {**first[2], "seen_at": AT.astimezone(JST)},  # the same moment: nothing to write
+        {**first[3], "listed": True, "seen_at": None},
+        {**note("e", 9, {"新": None}), "seen_at": AT},
+    ]
+    raw = sa.text("SELECT * FROM write_notes ORDER BY note_id")
+
+    def stored_after(write: Callable[[sa.Connection], object]) -> Callable[[sa.Connection], Any]:
+        def apply(c: sa.Connection) -> list[Any]:
+            c.execute(sa.delete(notes))
+            write(c)
+            return [tuple(r) for r in c.execute(raw)]
+
+        return apply
+
+    def changes(c: sa.Connection) -> None:
+        insert_rows(c, notes, first)
+        stored = {r["note_id"]: r for r in stored_rows(c, notes, "note_id", list("abcde"))}
+        upsert_changes(c, notes, final, key="note_id", stored=stored)
+
+    plain = await database.write(stored_after(lambda c: c.execute(sa.insert(notes), final)))
+    assert await database.write(stored_after(changes)) == plain
+    by_ward = sa.select(notes.c.note_id).where(notes.c.ward == "ota")
+    assert await database.read(lambda c: c.execute(by_ward).scalars().all()) == ["b"]
+
+
+def test_same_value_tells_apart_what_python_takes_as_equal() -> None:
+    assert same_value({"a": [1, {"b": None}]}, {"a": [1, {"b": None}]})
+    assert not same_value(1, True)
+    assert not same_value([1], [1.0])
+    assert not same_value({"a": 1}, {"a": 1, "b": 2})
+    assert same_value(AT, AT.astimezone(JST))
+
+
+any_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
+    max_leaves=8,
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(tags=st.lists(any_json, min_size=1, max_size=4))
+async def test_stored_rows_read_json_values_of_every_type_as_a_plain_select(
+    database: Database, tags: list[object]
+) -> None:
+    await database.create_all(metadata)
+    await database.write(lambda c: c.execute(sa.delete(notes)))
+    rows = [note(f"n{i}", i, value) for i, value in enumerate(tags)]
+    await database.write(lambda c: c.execute(sa.insert(notes), rows))
+    plain = sa.select(notes.c.tags).order_by(notes.c.note_id)
+    expected = await database.read(lambda c: c.execute(plain).scalars().all())
+    ids = [r["note_id"] for r in rows]
+    stored = await database.read(lambda c: stored_rows(c, notes, "note_id", ids))
+    read = [r["tags"] for r in sorted(stored, key=itemgetter("note_id"))]
+    assert all(same_value(a, b) for a, b in zip(read, expected, strict=True))
