@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,6 +22,8 @@ from shared.eventstore import (
     EventStore,
     StreamAppend,
 )
+from shared.eventstore import store as store_module
+from shared.eventstore.schema import events
 
 STAFF = EventActor(subject="staff-1", role="staff")
 
@@ -285,6 +288,44 @@ async def test_a_group_commit_reads_keys_and_versions_by_index(
                 assert any("Index Cond" in line and "scope" in line for line in plan), plan
             if "max(events.version)" in statement:
                 assert any("Scan Backward" in line for line in plan), plan
+    database.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_group_commit_reads_versions_only_once_it_holds_the_append_lock(
+    postgres_schema: tuple[str, str],
+) -> None:
+    """The lock and the read travel together, but the read sees what the lock holder before
+    it committed: a group waiting for the lock then appends after it, not against old
+    versions."""
+    url, schema = postgres_schema
+    database = Database(url, schema=schema)
+    store = EventStore(database)
+    await store.create_tables()
+    with database.engine.begin() as holder:
+        holder.execute(sa.select(sa.func.pg_advisory_xact_lock(store_module.APPEND_LOCK_KEY)))
+        waiting = asyncio.ensure_future(
+            store.append_batch([BatchItem([StreamAppend("ledger", 1, happened(1))], context())])
+        )
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        holder.execute(
+            sa.insert(events),
+            [
+                {
+                    "event_id": str(uuid.uuid4()),
+                    "event_type": "test.ThingHappened",
+                    "ward": "nerima",
+                    "stream_id": "ledger",
+                    "version": 1,
+                    "recorded_at": datetime.now(UTC),
+                    "body": "{}",
+                }
+            ],
+        )
+    [outcome] = await waiting
+    assert isinstance(outcome, AppendResult)
+    assert [e.version for e in outcome.events] == [2]
     database.dispose()
 
 
