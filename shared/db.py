@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import sqlite3
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,8 @@ SQLITE_PRAGMAS = (
     "PRAGMA synchronous=FULL",
     "PRAGMA foreign_keys=ON",
 )
+WAL_SWITCH_ATTEMPTS = 100
+WAL_SWITCH_PAUSE_SECONDS = 0.02
 
 
 def is_sqlite(url: str | URL) -> bool:
@@ -82,6 +85,25 @@ def _ping_when_idle(engine: sa.Engine) -> None:
             raise sa.exc.DisconnectionError(f"pooled connection is gone: {error}") from error
 
 
+def _run_pragma(cursor: sqlite3.Cursor, pragma: str) -> None:
+    """Run a connection's pragma; the switch to WAL is tried again while the file is locked.
+
+    Several processes opening a fresh file at once (an API and a workers process) race to switch
+    it to WAL: the switch needs an exclusive lock, and SQLite refuses it at once, without the
+    busy timeout, to a connection that holds a shared lock while another waits to write (so
+    that the two do not deadlock).
+    """
+    for attempt in range(1, WAL_SWITCH_ATTEMPTS + 1):
+        try:
+            cursor.execute(pragma)
+            return
+        except sqlite3.OperationalError as error:
+            retry = "journal_mode" in pragma and "locked" in str(error)
+            if not retry or attempt == WAL_SWITCH_ATTEMPTS:
+                raise
+            time.sleep(WAL_SWITCH_PAUSE_SECONDS)
+
+
 def _sqlite_engine(url: str, *, writer: bool) -> sa.Engine:
     database = make_url(url).database
     if database and database != ":memory:":
@@ -94,7 +116,7 @@ def _sqlite_engine(url: str, *, writer: bool) -> sa.Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         for pragma in SQLITE_PRAGMAS:
-            cursor.execute(pragma)
+            _run_pragma(cursor, pragma)
         cursor.close()
 
     @event.listens_for(engine, "begin")
