@@ -30,7 +30,16 @@ from shared.telemetry.context import current_traceparent
 from shared.telemetry.metrics import appended_events
 from shared.telemetry.tracing import append_span, traceparent_of, tracer
 
-APPEND_LOCK_KEY = 0x6B796F646F  # "kyodo": one advisory lock per store (each schema is a store)
+APPEND_LOCK = sa.select(
+    # One advisory lock per store. Each schema is a store, but advisory locks are per database:
+    # the key is derived from the schema, so services sharing a database do not wait for each
+    # other's appends (a collision of two hashes would only make them wait, never corrupt).
+    sa.func.pg_advisory_xact_lock(
+        sa.func.hashtextextended(
+            sa.func.concat("kyodo-append:", sa.func.coalesce(sa.func.current_schema(), "")), 0
+        )
+    )
+)
 ANY_VERSION: None = None
 NO_STREAM = 0
 
@@ -167,7 +176,7 @@ class EventStore:
         prepared: Sequence[_Prepared],
     ) -> list[BatchOutcome]:
         if self.database.is_postgres:
-            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(APPEND_LOCK_KEY)))
+            connection.execute(APPEND_LOCK)
         contexts = [item.context for item in items]
         streams = sorted({stream for p in prepared for stream in p.expected})
         if self.database.is_postgres:
@@ -200,7 +209,7 @@ class EventStore:
         self, connection: sa.Connection, prepared: _Prepared, context: AppendContext
     ) -> AppendResult:
         if self.database.is_postgres:
-            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(APPEND_LOCK_KEY)))
+            connection.execute(APPEND_LOCK)
         replay = _replay_idempotent(connection, context)
         if replay is not None:
             return replay

@@ -303,7 +303,7 @@ async def test_a_group_commit_reads_versions_only_once_it_holds_the_append_lock(
     store = EventStore(database)
     await store.create_tables()
     with database.engine.begin() as holder:
-        holder.execute(sa.select(sa.func.pg_advisory_xact_lock(store_module.APPEND_LOCK_KEY)))
+        holder.execute(store_module.APPEND_LOCK)
         waiting = asyncio.ensure_future(
             store.append_batch([BatchItem([StreamAppend("ledger", 1, happened(1))], context())])
         )
@@ -327,6 +327,40 @@ async def test_a_group_commit_reads_versions_only_once_it_holds_the_append_lock(
     assert isinstance(outcome, AppendResult)
     assert [e.version for e in outcome.events] == [2]
     database.dispose()
+
+
+@pytest.mark.postgres
+async def test_stores_in_two_schemas_of_one_database_append_without_waiting_for_each_other(
+    postgres_schema: tuple[str, str],
+) -> None:
+    url, schema = postgres_schema
+    other_schema = f"{schema}_other"
+    mine, other = Database(url, schema=schema), None
+    with mine.engine.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{other_schema}"'))
+    try:
+        other = Database(url, schema=other_schema)
+        stores = EventStore(mine), EventStore(other)
+        for store in stores:
+            await store.create_tables()
+        with mine.engine.begin() as holder:
+            holder.execute(store_module.APPEND_LOCK)  # the lock of the first schema's store
+            elsewhere = await asyncio.wait_for(
+                stores[1].append("s", NO_STREAM, happened(1), context()), timeout=10
+            )
+            blocked = asyncio.ensure_future(
+                stores[0].append("s", NO_STREAM, happened(1), context())
+            )
+            await asyncio.sleep(0.3)
+            assert not blocked.done()
+        assert [e.version for e in elsewhere.events] == [1]
+        assert [e.version for e in (await blocked).events] == [1]
+    finally:
+        if other is not None:
+            other.dispose()
+        with mine.engine.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{other_schema}" CASCADE'))
+        mine.dispose()
 
 
 async def test_data_with_escapes_and_any_script_comes_back_exactly(store: EventStore) -> None:
