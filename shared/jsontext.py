@@ -22,11 +22,26 @@ _LAST_BMP_CHARACTER = "\uffff"
 
 def json_text(value: Any, *, sort_keys: bool = False) -> str:
     """``json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys)``."""
-    if is_plain(value):
-        try:
-            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort_keys else 0).decode()
-        except orjson.JSONEncodeError:
-            pass  # a lone surrogate or deep nesting: the standard encoder decides
+    fast = _orjson_bytes(value, sort_keys)
+    return fast.decode() if fast is not None else _standard(value, sort_keys)
+
+
+def json_bytes(value: Any, *, sort_keys: bool = False) -> bytes:
+    """The UTF-8 bytes of :func:`json_text` (a lone surrogate cannot be encoded: an error)."""
+    fast = _orjson_bytes(value, sort_keys)
+    return fast if fast is not None else _standard(value, sort_keys).encode()
+
+
+def _orjson_bytes(value: Any, sort_keys: bool) -> bytes | None:
+    if not is_plain(value):
+        return None
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort_keys else 0)
+    except orjson.JSONEncodeError:
+        return None  # a lone surrogate or deep nesting: the standard encoder decides
+
+
+def _standard(value: Any, sort_keys: bool) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys)
 
 

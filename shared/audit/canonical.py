@@ -19,9 +19,8 @@ import orjson
 import rfc8785
 
 from shared.audit.errors import LeafEncodingError
-from shared.jsontext import SAFE_INTEGER_MAX, is_plain
+from shared.jsontext import is_plain
 
-__all__ = ["SAFE_INTEGER_MAX", "canonical_json", "is_plain"]
 _SORTED = orjson.OPT_SORT_KEYS
 
 

@@ -10,26 +10,21 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 
-from shared.audit.canonical import is_plain
+from shared.jsontext import json_bytes
 from shared.projections.composite import CompositeProjection
 from shared.projections.inbox import inbox_metadata
 from shared.projections.runner import Projection
 from shared.projections.writes import sqlite_table_rows
 
 NOT_READ_MODELS = frozenset(inbox_metadata.tables)
-_ROW_ENCODER = json.JSONEncoder(
-    ensure_ascii=False, sort_keys=True, separators=(",", ":"), check_circular=False
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,14 +75,7 @@ def _rows_in_key_order(
 
 def row_bytes(row: Mapping[Any, Any]) -> bytes:
     plain = {str(key): _plain(value) for key, value in row.items()}
-    if is_plain(plain):
-        # For such values orjson writes the bytes of _ROW_ENCODER: code-point key order, the
-        # same escapes, integers exactly (see shared.audit.canonical).
-        try:
-            return orjson.dumps(plain, option=orjson.OPT_SORT_KEYS) + b"\n"
-        except orjson.JSONEncodeError:
-            pass  # a lone surrogate: the standard encoder's own error
-    return _ROW_ENCODER.encode(plain).encode() + b"\n"
+    return json_bytes(plain, sort_keys=True) + b"\n"
 
 
 def _key_order(connection: sa.Connection, table: sa.Table) -> list[Any]:

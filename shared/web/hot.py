@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, TypeGuard, TypeVar, get_type_hints
 
 from fastapi.routing import APIRoute
 from starlette.requests import Request
@@ -41,7 +41,7 @@ def hot(endpoint: E) -> E:
     return endpoint
 
 
-def is_hot(route: BaseRoute) -> bool:
+def is_hot(route: BaseRoute) -> TypeGuard[APIRoute]:
     return isinstance(route, APIRoute) and getattr(route.endpoint, _HOT, False)
 
 
@@ -60,7 +60,7 @@ class HotRoutes:
         self.routes = [
             (frozenset(route.methods or ()), route.path_regex, route)
             for route in routes
-            if isinstance(route, APIRoute) and is_hot(route)
+            if is_hot(route)
         ]
         self.handlers = handlers
 

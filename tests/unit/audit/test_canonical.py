@@ -9,32 +9,12 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.audit.canonical import SAFE_INTEGER_MAX, canonical_json, is_plain
+from shared.audit.canonical import canonical_json
 from shared.audit.errors import LeafEncodingError
+from shared.jsontext import SAFE_INTEGER_MAX, is_plain
+from tests.support.json_values import json_values, texts
 
 from .conftest import make_envelope
-
-# Text with every kind of character that matters: controls, quotes, backslashes, Japanese,
-# characters near the top of the BMP, non-BMP characters and lone surrogates.
-characters = st.one_of(
-    st.characters(codec=None),
-    st.sampled_from(['"', "\\", "\x00", "\x1f", "\x7f", "\u2028", "\uff61", "\U0001f600", "区"]),
-)
-texts = st.text(characters, max_size=8)
-integers = st.one_of(
-    st.integers(-(2**60), 2**60),
-    st.sampled_from(
-        [SAFE_INTEGER_MAX, SAFE_INTEGER_MAX + 1, -SAFE_INTEGER_MAX, -SAFE_INTEGER_MAX - 1]
-    ),
-)
-scalars = st.one_of(st.none(), st.booleans(), integers, st.floats(), texts)
-json_values = st.recursive(
-    scalars,
-    lambda children: st.one_of(
-        st.lists(children, max_size=4), st.dictionaries(texts, children, max_size=4)
-    ),
-    max_leaves=20,
-)
 
 
 def reference(value: Any) -> bytes | None:

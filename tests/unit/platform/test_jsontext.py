@@ -9,24 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.jsontext import SAFE_INTEGER_MAX, is_plain, json_text
-
-characters = st.one_of(
-    st.characters(codec=None),
-    st.sampled_from(['"', "\\", "\x00", "\x1f", "\x7f", "\u2028", "\uff61", "\U0001f600", "寄"]),
-)
-texts = st.text(characters, max_size=8)
-integers = st.one_of(
-    st.integers(-(2**70), 2**70),
-    st.sampled_from([SAFE_INTEGER_MAX, SAFE_INTEGER_MAX + 1, -SAFE_INTEGER_MAX - 1]),
-)
-scalars = st.one_of(st.none(), st.booleans(), integers, st.floats(), texts)
-json_values = st.recursive(
-    scalars,
-    lambda children: st.one_of(
-        st.lists(children, max_size=4), st.dictionaries(texts, children, max_size=4)
-    ),
-    max_leaves=20,
-)
+from tests.support.json_values import json_values
 
 
 def standard(value: Any, *, sort_keys: bool) -> str | None:
