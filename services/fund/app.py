@@ -21,6 +21,10 @@ from shared.service import ServiceSpec, build_service
 from shared.settings import Settings
 
 SERVICE_NAME = "fund"
+# Donations arrive hundreds a second at peak, and each projected batch writes four tables: at
+# 500 donations/s, batches gathered over 50 ms halve the workers' CPU per donation, and the
+# read model shows a donation up to about 0.1 s later.
+PACE = 0.05
 
 
 def service_spec(settings: Settings, fund: FundService) -> ServiceSpec:
@@ -34,6 +38,7 @@ def service_spec(settings: Settings, fund: FundService) -> ServiceSpec:
         projections=[projection],
         consumes=["registry", "proposals", SERVICE_NAME],
         on_start=hooks,
+        pace=PACE,
     )
 
 

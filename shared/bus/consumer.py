@@ -13,6 +13,7 @@ import gc
 import logging
 import os
 import socket
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -20,6 +21,7 @@ from typing import Any, cast
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from shared.bus.pacing import pause_until
 from shared.bus.streams import TRANSIENT_ERRORS, StreamNames
 from shared.telemetry.metrics import dead_lettered
 
@@ -53,6 +55,9 @@ class ConsumerConfig:
     block_ms: int = 200
     claim_idle_ms: int = 30_000
     max_deliveries: int = 5
+    pace: float = 0.0
+    """The shortest time in seconds between taking two batches while entries keep coming
+    (:mod:`shared.bus.pacing`); 0 reads again as soon as a batch is taken."""
 
 
 class GroupConsumer:
@@ -95,8 +100,13 @@ class GroupConsumer:
         acks: set[asyncio.Task[None]] = set()
         try:
             await self.ensure_groups()
+            taken_at, size = 0.0, 0
             while not stop.is_set():
-                messages = self._prepared(await self._next_batch())
+                if 0 < size < self.config.batch:
+                    await pause_until(taken_at + self.config.pace, stop)  # while the last applies
+                batch = await self._next_batch()
+                taken_at, size = time.monotonic(), len(batch)
+                messages = self._prepared(batch)
                 if in_flight is not None:
                     await in_flight
                     in_flight = None

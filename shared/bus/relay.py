@@ -16,6 +16,7 @@ from collections.abc import Awaitable
 from redis.asyncio import Redis
 
 from shared.bus.lease import Lease
+from shared.bus.pacing import pause_until
 from shared.bus.streams import TRANSIENT_ERRORS, StreamNames
 from shared.bus.trim import trim_acknowledged
 from shared.eventstore.store import EventStore
@@ -57,7 +58,10 @@ class OutboxRelay:
         batch: int = 1000,
         idle_sleep: float = 0.005,
         trim_interval: float = 0.0,
+        pace: float = 0.0,
     ) -> None:
+        """``pace``: the shortest time between two batches while events keep coming
+        (:mod:`shared.bus.pacing`)."""
         self.store = store
         self.redis = redis
         self.names = names
@@ -65,6 +69,7 @@ class OutboxRelay:
         self.batch = batch
         self.idle_sleep = idle_sleep
         self.trim_interval = trim_interval
+        self.pace = pace
         self._trimmed_at = time.monotonic()
         self.cursor = 0
         self.wakeup = asyncio.Event()
@@ -92,8 +97,12 @@ class OutboxRelay:
                     await self.start()  # another instance may have moved the cursor
                     leading = True
                 self.wakeup.clear()  # before the read: an append after it wakes the idle wait
-                if await self.publish_once() == 0:
+                began = time.monotonic()  # the read of the batch starts here
+                published = await self.publish_once()
+                if published == 0:
                     await self._idle(stop)
+                elif published < self.batch:
+                    await pause_until(began + self.pace, stop)
             except TRANSIENT_ERRORS as error:
                 log.warning("relay %s cannot reach Redis: %s", self.service, error)
                 leading = False

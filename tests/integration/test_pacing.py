@@ -1,0 +1,155 @@
+"""Pacing (shared.bus.pacing) on real Redis: under a steady flow a consumer or relay gathers what
+arrives into one batch; an entry after a quiet spell and a backlog are taken at once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from shared.bus import ConsumerConfig, GroupConsumer, OutboxRelay, StreamMessage, StreamNames
+from shared.db import Database
+from shared.events import EventActor, NewEvent
+from shared.eventstore import AppendContext, EventStore
+
+pytestmark = pytest.mark.redis
+PACE = 0.6
+ACTOR = EventActor(subject="t", role="staff")
+
+
+@dataclass
+class Batches:
+    taken: list[tuple[float, int]] = field(default_factory=list)
+
+    async def handle(self, messages: Sequence[StreamMessage]) -> None:
+        self.taken.append((time.monotonic(), len(messages)))
+
+    def count(self) -> int:
+        return sum(size for _at, size in self.taken)
+
+
+async def until(condition: Callable[[], bool | Awaitable[bool]], timeout: float = 5.0) -> float:
+    """Waits until ``condition`` holds; returns the time it was first seen to."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        held = condition()
+        if held if isinstance(held, bool) else await held:
+            return time.monotonic()
+        await asyncio.sleep(0.005)
+    raise AssertionError("condition not met in time")
+
+
+@asynccontextmanager
+async def running(work: Callable[[asyncio.Event], Awaitable[None]]) -> AsyncIterator[None]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(work(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+
+def consumer(redis: Redis, names: StreamNames, batches: Batches, pace: float) -> GroupConsumer:
+    config = ConsumerConfig(
+        group="paced", streams=[names.events_for_ward("src", "ota")], consumer="c", batch=4,
+        block_ms=20, pace=pace,
+    )  # fmt: skip
+    return GroupConsumer(redis, names, config, batches.handle)
+
+
+async def add(redis: Redis, names: StreamNames, count: int, *, every: float = 0.0) -> None:
+    for i in range(count):
+        await redis.xadd(names.events_for_ward("src", "ota"), {"e": str(i)})
+        await asyncio.sleep(every)
+
+
+async def test_a_steady_flow_is_gathered_into_one_batch(
+    redis: Redis, stream_names: StreamNames
+) -> None:
+    batches = Batches()
+    paced = consumer(redis, stream_names, batches, PACE)
+    await paced.ensure_groups()
+    async with running(paced.run):
+        await asyncio.sleep(0.1)
+        added = time.monotonic()
+        await add(redis, stream_names, 1)
+        await until(lambda: batches.count() == 1)
+        first_at = batches.taken[0][0]
+        await add(redis, stream_names, 3, every=0.02)
+        await until(lambda: batches.count() == 4)
+    assert first_at - added < PACE / 2  # after a quiet spell: at once
+    assert [size for _at, size in batches.taken] == [1, 3]
+    assert batches.taken[1][0] - first_at >= PACE * 0.9
+
+
+async def test_without_pace_each_arrival_is_its_own_batch(
+    redis: Redis, stream_names: StreamNames
+) -> None:
+    batches = Batches()
+    eager = consumer(redis, stream_names, batches, 0.0)
+    await eager.ensure_groups()
+    async with running(eager.run):
+        await asyncio.sleep(0.1)
+        await add(redis, stream_names, 3, every=0.15)
+        await until(lambda: batches.count() == 3)
+    assert [size for _at, size in batches.taken] == [1, 1, 1]
+
+
+async def test_a_backlog_is_read_batch_after_batch(redis: Redis, stream_names: StreamNames) -> None:
+    batches = Batches()
+    paced = consumer(redis, stream_names, batches, PACE)
+    await paced.ensure_groups()
+    await add(redis, stream_names, 12)
+    began = time.monotonic()
+    async with running(paced.run):
+        done = await until(lambda: batches.count() == 12)
+    assert [size for _at, size in batches.taken] == [4, 4, 4]  # full batches: no pause
+    assert done - began < PACE
+
+
+async def relay_for(tmp_path: Path, redis: Redis, names: StreamNames) -> OutboxRelay:
+    store = EventStore(Database(f"sqlite:///{tmp_path / 'relay.sqlite3'}"))
+    await store.create_tables()
+    relay = OutboxRelay(store, redis, names, service="src", batch=4, pace=PACE)
+    store.listeners.append(relay.wakeup.set)
+    return relay
+
+
+async def append(store: EventStore, count: int) -> None:
+    for _ in range(count):
+        events = [NewEvent(event_type="test.Done", data={})]
+        await store.append("s", None, events, AppendContext("ota", ACTOR))
+
+
+async def test_a_relay_under_steady_flow_publishes_one_batch_per_pace(
+    tmp_path: Path, redis: Redis, stream_names: StreamNames
+) -> None:
+    relay = await relay_for(tmp_path, redis, stream_names)
+    stream = stream_names.events_for_ward("src", "ota")
+
+    async def published(count: int) -> bool:
+        return int(await redis.xlen(stream)) >= count
+
+    async with running(relay.run):
+        await asyncio.sleep(0.1)  # the lease is taken
+        added = time.monotonic()
+        await append(relay.store, 1)
+        first_at = await until(lambda: published(1))
+        await append(relay.store, 3)
+        await asyncio.sleep(PACE / 3)
+        waiting = int(await redis.xlen(stream))
+        rest_at = await until(lambda: published(4))
+        await append(relay.store, 12)  # full batches: each read at once, after one pace
+        backlog_at = await until(lambda: published(16))
+    relay.store.database.dispose()
+    assert first_at - added < PACE / 2
+    assert waiting == 1
+    assert rest_at - first_at >= PACE * 0.9
+    assert backlog_at - rest_at < PACE * 2
