@@ -28,7 +28,7 @@ from shared.ids import new_id
 from shared.jsontext import json_text
 from shared.telemetry.context import current_traceparent
 from shared.telemetry.metrics import appended_events
-from shared.telemetry.tracing import append_span, traceparent_of, tracer
+from shared.telemetry.tracing import append_spans, spans_recorded, tracer
 
 APPEND_LOCK = sa.select(
     # One advisory lock per store. Each schema is a store, but advisory locks are per database:
@@ -139,10 +139,12 @@ class EventStore:
         decided in order, so an item sees the versions the items before it appended.
         """
         now = self.clock()
-        spans = [append_span(item.context.traceparent, len(items)) for item in items]
+        spans, traceparents = append_spans(
+            [item.context.traceparent for item in items], recording=spans_recorded()
+        )
         prepared = [
-            _prepare(i.appends, i.context, now, traceparent_of(span) or i.context.traceparent)
-            for i, span in zip(items, spans, strict=True)
+            _prepare(item.appends, item.context, now, traceparent)
+            for item, traceparent in zip(items, traceparents, strict=True)
         ]
         try:
             outcomes = await self.database.write(

@@ -185,6 +185,22 @@ def append_span(traceparent: str | None, group_size: int) -> trace.Span:
     )
 
 
+def append_spans(
+    traceparents: Sequence[str | None], *, recording: bool
+) -> tuple[list[trace.Span], list[str | None]]:
+    """The spans of a group commit's requests (``append_span``), and the traceparent each
+    request's events carry: its span's. While nothing records (``spans_recorded``) there are no
+    spans, and the events carry the request's own traceparent, in the same trace."""
+    if not recording:
+        return [], list(traceparents)
+    spans = [append_span(traceparent, len(traceparents)) for traceparent in traceparents]
+    carried = [
+        traceparent_of(span) or traceparent
+        for span, traceparent in zip(spans, traceparents, strict=True)
+    ]
+    return spans, carried
+
+
 def traceparent_of(span: trace.Span) -> str | None:
     context = span.get_span_context()
     if not context.is_valid:

@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated, Any
 
 import jwt
@@ -39,6 +40,12 @@ class Principal:
         return self.ward == ward or (self.ward == PLATFORM_WARD and self.has(*PLATFORM_ROLES))
 
     def event_actor(self) -> EventActor:
+        return self._event_actor
+
+    @cached_property
+    def _event_actor(self) -> EventActor:
+        # Made once per principal: a verified token's principal is kept for its next requests,
+        # and EventActor is frozen, so every event of one caller shares it.
         role: Role = next((r for r in ROLES if r in self.roles), "anonymous")
         return EventActor(subject=self.subject, role=role)
 

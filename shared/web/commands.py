@@ -21,6 +21,17 @@ def fingerprint(payload: Any) -> str:
     return hashlib.sha256(json_text(payload, sort_keys=True).encode()).hexdigest()
 
 
+def request_path(request: Request) -> str:
+    """``request.url.path``, without parsing the whole URL: the path as Starlette escapes it."""
+    return str(request.scope["path"]).translate(_ESCAPED_IN_URLS)
+
+
+# Starlette escapes these three; urllib.parse.urlsplit drops tabs and line breaks.
+_ESCAPED_IN_URLS = str.maketrans(
+    {"?": "%3F", "#": "%23", "\\": "%5C", "\t": "", "\r": "", "\n": ""}
+)
+
+
 def append_context(
     request: Request,
     principal: Principal,
@@ -41,7 +52,7 @@ def append_context(
         actor=principal.event_actor(),
         correlation_id=request.headers.get("x-correlation-id"),
         policy_version=policy_version,
-        idempotency_scope=scope or request.url.path,
+        idempotency_scope=scope or request_path(request),
         idempotency_key=key,
         fingerprint=fingerprint(payload) if key else None,
         traceparent=current_traceparent(),

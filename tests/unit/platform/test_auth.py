@@ -152,3 +152,12 @@ def test_a_token_verified_through_a_jwks_is_checked_again_after_the_recheck_time
     verifier.verify(fresh)
     verifier.verify(fresh)
     assert checks[1:] == [fresh, fresh]  # with no recheck time, every use checks the signature
+
+
+def test_a_principals_event_actor_is_made_once_with_its_highest_role() -> None:
+    principal = Principal(subject="u1", ward="nerima", roles=frozenset({"staff", "finance"}))
+    actor = principal.event_actor()
+    assert actor is principal.event_actor()
+    assert actor.subject == "u1"
+    assert actor.role == next(role for role in auth.ROLES if role in principal.roles)
+    assert Principal(subject="u2", ward="", roles=frozenset()).event_actor().role == "anonymous"

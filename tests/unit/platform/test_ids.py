@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import uuid
 
-from shared.ids import new_id, new_uuid
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shared.ids import new_id, new_uuid, uuid4_text
 
 
 def test_ids_are_random_version_4_uuids_in_canonical_form() -> None:
@@ -36,3 +39,8 @@ def test_a_forked_child_does_not_repeat_the_parents_next_ids() -> None:
     parents = {new_id() for _ in range(10)}
     assert len(childs) == 10
     assert not childs & parents
+
+
+@given(st.binary(min_size=16, max_size=16))
+def test_the_text_of_an_id_is_what_uuid_writes_for_the_same_bytes(random: bytes) -> None:
+    assert uuid4_text(random) == str(uuid.UUID(bytes=random, version=4))

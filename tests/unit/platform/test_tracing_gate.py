@@ -10,6 +10,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from shared.telemetry.context import current_traceparent
 from shared.telemetry.tracing import (
     KyodoTracerProvider,
+    append_spans,
     build_tracer_provider,
     traceparent_of,
     unrecorded_span,
@@ -82,3 +83,18 @@ def test_the_current_traceparent_is_what_the_propagator_writes() -> None:
             assert current_traceparent() == carrier["traceparent"] == caller
         finally:
             otel_context.detach(token)
+
+
+def test_a_group_commit_makes_spans_only_while_they_are_recorded() -> None:
+    requests = [
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        None,
+        "00-0000000000000000000000000000000a-000000000000000b-00",
+    ]
+    spans, carried = append_spans(requests, recording=False)
+    assert spans == []
+    assert carried == requests
+    spans, carried = append_spans(requests, recording=True)
+    assert len(spans) == len(requests) == len(carried)
+    for span in spans:
+        span.end()
