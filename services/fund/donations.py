@@ -6,6 +6,7 @@ Pure: the deciders read the book and the ward's policy and return new events, or
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from services.fund.book import FundBook
 from services.fund.commands import ReceiveDonation, RefundDonation
@@ -15,6 +16,7 @@ from services.fund.rules import check_designation, check_not_future
 from services.fund.targets import Target
 from shared.errors import Conflict, InvalidCommand, NotFound
 from shared.events import NewEvent
+from shared.eventstore.store import Stamp
 from shared.policy import fiscal_year
 
 ANONYMOUS_NAME = "匿名"
@@ -43,18 +45,13 @@ def check_donation(
     check_designation(policy, command.designation.value(), target)
 
 
-def decide_donation(command: ReceiveDonation, receipt_number: int) -> NewEvent:
-    """The donation with its receipt; ``check_donation`` has passed."""
-    year = receipt_fiscal_year(command)
-    receipt = {
-        "fiscal_year": year,
-        "number": receipt_number,
-        "label": receipt_label(command.ward, year, receipt_number),
-    }
+def decide_donation(command: ReceiveDonation) -> NewEvent:
+    """The donation, whose receipt ``with_receipt`` fills in once its number is known; the
+    caller has checked it (``check_donation``)."""
     donor = command.donor
     data = {
         "donation_id": command.donation_id,
-        "receipt": receipt,
+        "receipt": None,
         "received_on": command.received_on.isoformat(),
         "amount_yen": command.amount_yen,
         "designation": command.designation.value().key,
@@ -64,6 +61,20 @@ def decide_donation(command: ReceiveDonation, receipt_number: int) -> NewEvent:
         "personal": donor.personal(),
     }
     return NewEvent(event_type=DONATION_RECEIVED, data=data)
+
+
+def with_receipt(ward: str, year: int) -> Stamp:
+    """A donation's data with receipt ``number`` of the ward's receipt book for ``year``."""
+
+    def stamp(data: dict[str, Any], number: int) -> dict[str, Any]:
+        receipt = {
+            "fiscal_year": year,
+            "number": number,
+            "label": receipt_label(ward, year, number),
+        }
+        return {**data, "receipt": receipt}
+
+    return stamp
 
 
 def decide_refund(book: FundBook, command: RefundDonation, today: date) -> list[NewEvent]:

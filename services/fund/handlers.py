@@ -1,9 +1,9 @@
 """Commands with their I/O: read what the fund knows, decide, append with expected versions.
 
 Two serialisation points keep the money right:
-- receipt numbers: a donation is appended together with the next event of the ward's receipt
-  stream for that fiscal year, at an expected version, so numbers are consecutive with no gap;
-  a ConcurrencyError (another instance took the number) means: read the new version, retry;
+- receipt numbers: a donation is the next event of the ward's receipt stream for that fiscal
+  year, numbered by the store under its append lock, so numbers are consecutive with no gap
+  whatever the number of instances;
 - the ward's book: every decision that takes money out of a lot appends to ``fund-{ward}`` at
   the version of the book it was decided on; a ConcurrencyError means: catch up, decide again.
 

@@ -42,6 +42,8 @@ APPEND_LOCK = sa.select(
 )
 ANY_VERSION: None = None
 NO_STREAM = 0
+Stamp = Callable[[dict[str, Any], int], dict[str, Any]]
+"""(an event's data, the version it takes) → the data stored."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,10 @@ class StreamAppend:
     stream_id: str
     expected_version: int | None
     events: Sequence[NewEvent]
+    stamp: Stamp | None = None
+    """Completes each event's data with the version it takes, found under the append lock: with
+    ``expected_version`` None, a stream whose version is a number (a receipt's) is appended to by
+    any number of writers at once, none of them guessing the number."""
 
 
 @dataclass(frozen=True)
@@ -323,11 +329,14 @@ _READ_RAW_OF_WARD = _read_raw_query(events.c.ward == sa.bindparam("ward"))
 class _Prepared:
     expected: dict[str, int | None]
     documents: list[tuple[str, int, dict[str, Any]]]
+    stamps: dict[str, Stamp]
 
     def rows(self, versions: dict[str, int]) -> list[dict[str, Any]]:
         rows = []
         for stream_id, offset, document in self.documents:
             document["version"] = versions[stream_id] + offset
+            if (stamp := self.stamps.get(stream_id)) is not None:
+                document["data"] = stamp(document["data"], document["version"])
             rows.append(
                 {
                     "event_id": document["event_id"],
@@ -409,6 +418,7 @@ def _prepare(
 ) -> _Prepared:
     expected: dict[str, int | None] = {}
     documents: list[tuple[str, int, dict[str, Any]]] = []
+    stamps = {a.stream_id: a.stamp for a in appends if a.stamp is not None}
     correlation_id = context.correlation_id or new_id()
     actor = context.actor.model_dump(mode="json")
     for append in appends:
@@ -433,7 +443,7 @@ def _prepare(
                 "data": new.data,
             }
             documents.append((append.stream_id, offset, document))
-    return _Prepared(expected, documents)
+    return _Prepared(expected, documents, stamps)
 
 
 def _current_version(connection: sa.Connection, stream_id: str) -> int:

@@ -230,6 +230,40 @@ async def test_concurrent_batches_keep_a_counter_gapless(store: EventStore) -> N
     assert versions == list(range(1, sum(taken) + 1))
 
 
+def numbered(data: dict[str, Any], version: int) -> dict[str, Any]:
+    return {**data, "number": version, "label": f"no-{version:04d}"}
+
+
+async def test_stamped_appends_from_two_stores_take_every_number_once(
+    store: EventStore, database: Database
+) -> None:
+    other = EventStore(Database(database.url, schema=database.schema))
+
+    async def take_numbers(writer: EventStore) -> list[AppendResult | Exception]:
+        outcomes: list[AppendResult | Exception] = []
+        for _ in range(8):
+            items = [
+                BatchItem([StreamAppend("book", None, happened(1), numbered)], context())
+                for _ in range(3)
+            ]
+            outcomes += await writer.append_batch(items)
+        return outcomes
+
+    try:
+        taken = await asyncio.gather(take_numbers(store), take_numbers(other))
+    finally:
+        other.database.dispose()
+    answered = [o for outcomes in taken for o in outcomes]
+    assert all(isinstance(o, AppendResult) for o in answered)  # nobody guessed, nobody retries
+    stored = await store.read_stream("book")
+    assert [e.version for e in stored] == list(range(1, 49))
+    assert all(
+        e.data == {"n": 0, "number": e.version, "label": f"no-{e.version:04d}"} for e in stored
+    )
+    returned = sorted(e.data["number"] for o in answered for e in o.events)  # type: ignore[union-attr]
+    assert returned == list(range(1, 49))
+
+
 async def test_processes_creating_the_same_tables_at_once_all_succeed(database: Database) -> None:
     """An API and a workers process of one service start together on a fresh schema."""
     twins = [Database(str(database.engine.url), schema=database.schema) for _ in range(4)]

@@ -55,6 +55,13 @@ async def test_two_writers_share_one_gapless_sequence(store: EventStore) -> None
     numbers = sorted(r.events[0].data["receipt"]["number"] for r in results)
     assert numbers == list(range(1, 41))
     assert await receipts(store) == list(range(1, 41))
+    for stored in await store.read_stream("receipts-ota-2025"):
+        receipt = stored.data["receipt"]
+        assert receipt == {
+            "fiscal_year": 2025,
+            "number": stored.version,
+            "label": f"ota-2025-{stored.version:06d}",
+        }
 
 
 async def test_retries_in_one_group_get_the_first_answer_or_a_refusal(store: EventStore) -> None:

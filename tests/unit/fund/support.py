@@ -10,7 +10,7 @@ from typing import Any
 from services.fund.book import FundBook
 from services.fund.commands import ReceiveDonation
 from services.fund.designations import DesignationKind
-from services.fund.donations import decide_donation, receipt_fiscal_year
+from services.fund.donations import decide_donation, receipt_fiscal_year, with_receipt
 from services.fund.events import fund_stream, receipt_stream
 from services.fund.policy import FundPolicy, policy_from_pack
 from services.fund.targets import Target, TargetStatus
@@ -92,5 +92,7 @@ class MemoryFund:
         year = receipt_fiscal_year(command)
         number = self.receipts.get(year, 0) + 1
         self.receipts[year] = number
-        self.record(receipt_stream(WARD, year), [decide_donation(command, number)])
+        received = decide_donation(command)
+        data = with_receipt(WARD, year)(received.data, number)  # as the store stamps it
+        self.record(receipt_stream(WARD, year), [received.model_copy(update={"data": data})])
         return command.donation_id
