@@ -21,6 +21,7 @@ from fastapi.telemetry import TelemetryConfig
 from redis.asyncio import Redis
 
 from shared.bus.consumer import ConsumerConfig, GroupConsumer, default_consumer_name
+from shared.bus.notices import AppendListener
 from shared.bus.relay import OutboxRelay
 from shared.bus.streams import StreamNames
 from shared.clock import Clock, utc_now
@@ -131,7 +132,12 @@ async def start_context(
         idle_sleep=context.settings.relay_idle_sleep,
         trim_interval=context.settings.stream_trim_interval,
         pace=spec.pace,
+        notified_poll=context.settings.relay_notified_poll,
     )
+    if context.database.is_postgres:  # appends made by other processes wake the relay
+        context.relay.notices = AppendListener(
+            context.database.url, context.database.schema, context.relay.wakeup
+        )
     context.store.listeners.append(context.relay.wakeup.set)
     if context.runner is not None and spec.consumes:
         streams = [s for source in spec.consumes for s in context.names.all_events(source)]
@@ -154,6 +160,8 @@ async def start_context(
         if asyncio.iscoroutine(result):
             await result
     if workers:
+        if context.relay.notices is not None:
+            context.tasks.append(asyncio.create_task(context.relay.notices.run(context.stop)))
         context.tasks.append(asyncio.create_task(context.relay.run(context.stop)))
         if context.consumer is not None:
             context.tasks.append(asyncio.create_task(context.consumer.run(context.stop)))

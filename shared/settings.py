@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     )
     relay_batch: int = Field(default=1000, ge=1, le=10_000)
     relay_idle_sleep: float = 0.005
+    relay_notified_poll: float = Field(default=1.0, gt=0)
+    """How often an idle relay told of appends (PostgreSQL's LISTEN) still reads its table."""
     consumer_batch: int = Field(default=500, ge=1, le=10_000)
     consumer_block_ms: int = Field(default=200, ge=1)
     claim_idle_ms: int = Field(default=30_000, ge=1)

@@ -16,6 +16,7 @@ from collections.abc import Awaitable
 from redis.asyncio import Redis
 
 from shared.bus.lease import Lease
+from shared.bus.notices import AppendListener
 from shared.bus.pacing import pause_until
 from shared.bus.streams import TRANSIENT_ERRORS, StreamNames
 from shared.bus.trim import trim_acknowledged
@@ -59,9 +60,12 @@ class OutboxRelay:
         idle_sleep: float = 0.005,
         trim_interval: float = 0.0,
         pace: float = 0.0,
+        notified_poll: float = 1.0,
     ) -> None:
         """``pace``: the shortest time between two batches while events keep coming
-        (:mod:`shared.bus.pacing`)."""
+        (:mod:`shared.bus.pacing`). While ``notices`` listens to the store's append notices
+        (:mod:`shared.bus.notices`), an idle relay looks at the table only every
+        ``notified_poll`` seconds rather than every ``idle_sleep``."""
         self.store = store
         self.redis = redis
         self.names = names
@@ -70,6 +74,8 @@ class OutboxRelay:
         self.idle_sleep = idle_sleep
         self.trim_interval = trim_interval
         self.pace = pace
+        self.notices: AppendListener | None = None
+        self.notified_poll = notified_poll
         self._trimmed_at = time.monotonic()
         self.cursor = 0
         self.wakeup = asyncio.Event()
@@ -120,9 +126,9 @@ class OutboxRelay:
             await self.trim()
         waiter = asyncio.ensure_future(self.wakeup.wait())
         stopper = asyncio.ensure_future(stop.wait())
-        await asyncio.wait(
-            {waiter, stopper}, timeout=self.idle_sleep, return_when="FIRST_COMPLETED"
-        )
+        notified = self.notices is not None and self.notices.listening
+        timeout = self.notified_poll if notified else self.idle_sleep
+        await asyncio.wait({waiter, stopper}, timeout=timeout, return_when="FIRST_COMPLETED")
         waiter.cancel()
         stopper.cancel()
 

@@ -30,15 +30,18 @@ from shared.telemetry.context import current_traceparent
 from shared.telemetry.metrics import appended_events
 from shared.telemetry.tracing import append_spans, spans_recorded, tracer
 
+APPENDED_CHANNEL = "kyodo.appended:"
+"""The prefix of each schema's append notices (``shared.bus.notices``)."""
+_SCHEMA = sa.func.coalesce(sa.func.current_schema(), "")
 APPEND_LOCK = sa.select(
     # One advisory lock per store. Each schema is a store, but advisory locks are per database:
     # the key is derived from the schema, so services sharing a database do not wait for each
     # other's appends (a collision of two hashes would only make them wait, never corrupt).
     sa.func.pg_advisory_xact_lock(
-        sa.func.hashtextextended(
-            sa.func.concat("kyodo-append:", sa.func.coalesce(sa.func.current_schema(), "")), 0
-        )
-    )
+        sa.func.hashtextextended(sa.func.concat("kyodo-append:", _SCHEMA), 0)
+    ),
+    # The append notice rides along: delivered at commit, dropped on rollback.
+    sa.func.pg_notify(sa.func.concat(APPENDED_CHANNEL, _SCHEMA), ""),
 )
 ANY_VERSION: None = None
 NO_STREAM = 0

@@ -1,0 +1,115 @@
+"""Append notices (shared.bus.notices) on real PostgreSQL and Redis: a relay learns at once of
+events another process appends, reads nothing while nothing happens, and listens again after
+its connection is cut."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import pytest
+import sqlalchemy as sa
+from redis.asyncio import Redis
+
+from shared.bus import OutboxRelay, StreamNames
+from shared.bus.notices import AppendListener
+from shared.db import Database
+from shared.events import EventActor, NewEvent
+from shared.eventstore import AppendContext, EventStore
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+ACTOR = EventActor(subject="t", role="staff")
+LONG = 30.0  # an idle poll that never comes within a test: only a notice wakes the relay
+
+
+class CountingStore(EventStore):
+    """The relay's own store, counting the reads of its events table."""
+
+    reads = 0
+
+    async def read_raw(self, **options: object) -> list[tuple[int, str, str]]:
+        self.reads += 1
+        return await super().read_raw(**options)  # type: ignore[arg-type]
+
+
+@dataclass
+class Running:
+    relay: OutboxRelay
+    notices: AppendListener
+    writer: EventStore
+    stream: str
+    redis: Redis
+
+    async def published(self) -> bool:
+        """True once the relay has published the one event appended."""
+        return int(await self.redis.xlen(self.stream)) == 1
+
+    async def append(self) -> None:
+        events = [NewEvent(event_type="test.Done", data={})]
+        await self.writer.append("s", None, events, AppendContext("ota", ACTOR))
+
+
+@pytest.fixture
+async def running(
+    postgres_schema: tuple[str, str], redis: Redis, stream_names: StreamNames
+) -> AsyncIterator[Running]:
+    url, schema = postgres_schema
+    own = CountingStore(Database(url, schema=schema))
+    await own.create_tables()
+    writer = EventStore(Database(url, schema=schema))  # another process, as far as the relay knows
+    relay = OutboxRelay(own, redis, stream_names, service="src", idle_sleep=0.005)
+    relay.notices = AppendListener(url, schema, relay.wakeup)
+    relay.notified_poll = LONG
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(relay.notices.run(stop)), asyncio.create_task(relay.run(stop))]
+    await until(lambda: relay.notices is not None and relay.notices.listening)
+    await asyncio.sleep(0.2)  # the relay has taken its lease and gone idle
+    yield Running(relay, relay.notices, writer, stream_names.events_for_ward("src", "ota"), redis)
+    stop.set()
+    await asyncio.wait_for(asyncio.gather(*tasks), 10)
+    own.database.dispose()
+    writer.database.dispose()
+
+
+async def until(condition: Callable[[], bool | Awaitable[bool]], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        held = condition()
+        if held if isinstance(held, bool) else await held:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not met in time")
+
+
+async def test_an_append_by_another_process_is_published_at_once(running: Running) -> None:
+    began = time.monotonic()
+    await running.append()
+    await until(running.published)
+    assert time.monotonic() - began < 2.0 < LONG
+
+
+async def test_an_idle_relay_reads_nothing_while_it_listens(running: Running) -> None:
+    store = running.relay.store
+    assert isinstance(store, CountingStore)
+    before = store.reads
+    await asyncio.sleep(0.5)  # a poll every idle_sleep would read about a hundred times
+    assert store.reads - before <= 1
+    await running.append()
+    await until(running.published)
+
+
+async def test_the_listener_comes_back_after_its_connection_is_cut(
+    running: Running, postgres_schema: tuple[str, str]
+) -> None:
+    cut = running.notices.backend_pid
+    assert cut is not None
+    admin = sa.create_engine(postgres_schema[0], poolclass=sa.pool.NullPool)
+    with admin.begin() as connection:
+        connection.execute(sa.select(sa.func.pg_terminate_backend(cut)))
+    admin.dispose()
+    await until(lambda: running.notices.listening and running.notices.backend_pid != cut, 10)
+    await asyncio.sleep(0.2)
+    await running.append()
+    await until(running.published)
