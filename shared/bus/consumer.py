@@ -104,6 +104,8 @@ class GroupConsumer:
             while not stop.is_set():
                 if 0 < size < self.config.batch:
                     await pause_until(taken_at + self.config.pace, stop)  # while the last applies
+                    if stop.is_set():
+                        break
                 batch = await self._next_batch()
                 taken_at, size = time.monotonic(), len(batch)
                 messages = self._prepared(batch)

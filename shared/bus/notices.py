@@ -8,6 +8,12 @@ the relay. While it listens, the relay looks at the table only now and then in c
 lost; before, an idle relay read its table every few milliseconds, a fifth of a core in each
 service's workers and about as much in PostgreSQL. On SQLite there are no notices and the relay
 keeps its short poll.
+
+The listener counts as listening only while notices provably arrive: it sends itself an echo
+on the channel when it starts and every few seconds, and reconnects when one does not come back
+(a connection cut without a word, say), so the relay never rests on notices that have stopped.
+PostgreSQL serialises the commits of transactions that notify (one lock, held through the
+commit's WAL flush), across every schema of the database.
 """
 
 from __future__ import annotations
@@ -24,17 +30,27 @@ from shared.eventstore.store import APPENDED_CHANNEL
 
 log = logging.getLogger("kyodo.notices")
 RECONNECT_PAUSE = 1.0
+ECHO_EVERY = 5.0
+ECHO_WAIT = 5.0
+ECHO = "echo"
+_CHANNEL_QUERY = f"SELECT {APPENDED_CHANNEL}"
 
 
-def listen_statement(schema: str) -> str:
-    """LISTEN on a schema's append notices (the channel quoted as an identifier)."""
-    channel = (APPENDED_CHANNEL + schema).replace('"', '""')
-    return f'LISTEN "{channel}"'
+Connection = psycopg.AsyncConnection[tuple[object, ...]]
+
+
+class NoticesLost(Exception):
+    """The echo did not come back: notices no longer arrive on this connection."""
 
 
 def libpq_url(url: str) -> str:
     """A SQLAlchemy PostgreSQL URL (``postgresql+psycopg://…``) as libpq reads it."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def listen_statement(channel: str) -> str:
+    """LISTEN on a channel (quoted as an identifier)."""
+    return 'LISTEN "{}"'.format(channel.replace('"', '""'))
 
 
 class AppendListener:
@@ -51,7 +67,7 @@ class AppendListener:
         while not stop.is_set():
             try:
                 await self._listen(stop)
-            except (psycopg.Error, OSError) as error:
+            except (psycopg.Error, OSError, NoticesLost) as error:
                 log.warning("append notices lost (%s); the relay polls until they are back", error)
             finally:
                 self.listening = False
@@ -61,15 +77,44 @@ class AppendListener:
             await pause_until(time.monotonic() + RECONNECT_PAUSE, stop)
 
     async def _listen(self, stop: asyncio.Event) -> None:
+        # Keepalives: a dead peer is noticed within about a minute, not the kernel's two hours.
         connection = await psycopg.AsyncConnection.connect(
-            self.url, options=self.options, autocommit=True
+            self.url,
+            options=self.options,
+            autocommit=True,
+            connect_timeout=10,
+            keepalives=1,
+            keepalives_idle=30,
+            keepalives_interval=10,
+            keepalives_count=3,
         )
         async with connection:
-            cursor = await connection.execute("SELECT coalesce(current_schema(), '')")
+            cursor = await connection.execute(_CHANNEL_QUERY)
             row = await cursor.fetchone()
-            await connection.execute(listen_statement(str(row[0]) if row else ""))
+            channel = str(row[0]) if row else ""
+            await connection.execute(listen_statement(channel))
+            await self._echo(connection, channel)
             self.listening, self.backend_pid = True, connection.info.backend_pid
             self.wakeup.set()  # appends made before LISTEN: read them now
             while not stop.is_set():
-                async for _notice in connection.notifies(timeout=1.0):
-                    self.wakeup.set()
+                echo_at = time.monotonic() + ECHO_EVERY
+                async for notice in connection.notifies(timeout=1.0):
+                    self._heard(notice.payload)
+                    if time.monotonic() >= echo_at:
+                        break
+                if time.monotonic() >= echo_at:
+                    await self._echo(connection, channel)
+
+    async def _echo(
+        self, connection: psycopg.AsyncConnection[tuple[object, ...]], channel: str
+    ) -> None:
+        await connection.execute("SELECT pg_notify(%s, %s)", (channel, ECHO))
+        async for notice in connection.notifies(timeout=ECHO_WAIT):
+            if notice.payload == ECHO:
+                return
+            self._heard(notice.payload)
+        raise NoticesLost(f"no echo on channel {channel} within {ECHO_WAIT} s")
+
+    def _heard(self, payload: str) -> None:
+        if payload != ECHO:
+            self.wakeup.set()

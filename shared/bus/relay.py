@@ -105,6 +105,7 @@ class OutboxRelay:
                 self.wakeup.clear()  # before the read: an append after it wakes the idle wait
                 began = time.monotonic()  # the read of the batch starts here
                 published = await self.publish_once()
+                await self._trim_if_due()  # also under steady load, which never idles
                 if published == 0:
                     await self._idle(stop)
                 elif published < self.batch:
@@ -122,8 +123,6 @@ class OutboxRelay:
             await self._save_cursor_now_and_then()
         if time.monotonic() - self._last_marker_check > MARKER_CHECK_INTERVAL:
             await self.check_marker()
-        if self.trim_interval and time.monotonic() - self._trimmed_at > self.trim_interval:
-            await self.trim()
         waiter = asyncio.ensure_future(self.wakeup.wait())
         stopper = asyncio.ensure_future(stop.wait())
         notified = self.notices is not None and self.notices.listening
@@ -131,6 +130,10 @@ class OutboxRelay:
         await asyncio.wait({waiter, stopper}, timeout=timeout, return_when="FIRST_COMPLETED")
         waiter.cancel()
         stopper.cancel()
+
+    async def _trim_if_due(self) -> None:
+        if self.trim_interval and time.monotonic() - self._trimmed_at > self.trim_interval:
+            await self.trim()
 
     async def publish_once(self) -> int:
         rows = await self._next_rows()

@@ -30,9 +30,10 @@ from shared.telemetry.context import current_traceparent
 from shared.telemetry.metrics import appended_events
 from shared.telemetry.tracing import append_spans, spans_recorded, tracer
 
-APPENDED_CHANNEL = "kyodo.appended:"
-"""The prefix of each schema's append notices (``shared.bus.notices``)."""
 _SCHEMA = sa.func.coalesce(sa.func.current_schema(), "")
+APPENDED_CHANNEL = "concat('kyodo.appended:', md5(coalesce(current_schema(), '')))"
+"""SQL for the channel of a schema's append notices (``shared.bus.notices``): of fixed length,
+as channel names are limited to 63 bytes whatever the schema's name."""
 APPEND_LOCK = sa.select(
     # One advisory lock per store. Each schema is a store, but advisory locks are per database:
     # the key is derived from the schema, so services sharing a database do not wait for each
@@ -41,7 +42,7 @@ APPEND_LOCK = sa.select(
         sa.func.hashtextextended(sa.func.concat("kyodo-append:", _SCHEMA), 0)
     ),
     # The append notice rides along: delivered at commit, dropped on rollback.
-    sa.func.pg_notify(sa.func.concat(APPENDED_CHANNEL, _SCHEMA), ""),
+    sa.func.pg_notify(sa.literal_column(APPENDED_CHANNEL), ""),
 )
 ANY_VERSION: None = None
 NO_STREAM = 0

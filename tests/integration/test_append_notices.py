@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -113,3 +114,42 @@ async def test_the_listener_comes_back_after_its_connection_is_cut(
     await asyncio.sleep(0.2)
     await running.append()
     await until(running.published)
+
+
+async def test_a_schema_with_a_long_name_appends_and_notifies(
+    redis: Redis, stream_names: StreamNames
+) -> None:
+    from shared.testing.services import postgres_url
+
+    url, schema = postgres_url(), ("kyodo_" + uuid.uuid4().hex + "_" * 63)[:63]
+    admin = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        own, writer = (
+            EventStore(Database(url, schema=schema)),
+            EventStore(Database(url, schema=schema)),
+        )
+        await own.create_tables()
+        relay = OutboxRelay(own, redis, stream_names, service="src", notified_poll=LONG)
+        relay.notices = AppendListener(url, schema, relay.wakeup)
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(relay.notices.run(stop)), asyncio.create_task(relay.run(stop))]
+        await until(lambda: relay.notices is not None and relay.notices.listening)
+        await asyncio.sleep(0.2)
+        events = [NewEvent(event_type="test.Done", data={})]
+        await writer.append("s", None, events, AppendContext("ota", ACTOR))
+        stream = stream_names.events_for_ward("src", "ota")
+
+        async def published() -> bool:
+            return int(await redis.xlen(stream)) == 1
+
+        await until(published)
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+        own.database.dispose()
+        writer.database.dispose()
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()

@@ -153,3 +153,26 @@ async def test_a_relay_under_steady_flow_publishes_one_batch_per_pace(
     assert waiting == 1
     assert rest_at - first_at >= PACE * 0.9
     assert backlog_at - rest_at < PACE * 2
+
+
+async def test_a_paced_relay_under_steady_flow_still_trims_what_was_acknowledged(
+    tmp_path: Path, redis: Redis, stream_names: StreamNames
+) -> None:
+    relay = await relay_for(tmp_path, redis, stream_names)
+    relay.pace, relay.trim_interval, relay.batch = 0.05, 0.2, 1000  # never an empty read
+    stream = stream_names.events_for_ward("src", "ota")
+    reader = GroupConsumer(
+        redis,
+        stream_names,
+        ConsumerConfig(group="reader", streams=[stream], consumer="r", batch=100, block_ms=20),
+        Batches().handle,
+    )
+    await reader.ensure_groups()
+    total = 120
+    async with running(relay.run), running(reader.run):
+        for _ in range(total):
+            await append(relay.store, 1)
+            await asyncio.sleep(0.01)
+        kept = int(await redis.xlen(stream))  # while the flow has never paused
+    relay.store.database.dispose()
+    assert kept < total // 2
