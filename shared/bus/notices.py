@@ -34,8 +34,6 @@ ECHO_EVERY = 5.0
 ECHO_WAIT = 5.0
 ECHO = "echo"
 _CHANNEL_QUERY = f"SELECT {APPENDED_CHANNEL}"
-
-
 Connection = psycopg.AsyncConnection[tuple[object, ...]]
 
 
@@ -105,9 +103,7 @@ class AppendListener:
                 if time.monotonic() >= echo_at:
                     await self._echo(connection, channel)
 
-    async def _echo(
-        self, connection: psycopg.AsyncConnection[tuple[object, ...]], channel: str
-    ) -> None:
+    async def _echo(self, connection: Connection, channel: str) -> None:
         await connection.execute("SELECT pg_notify(%s, %s)", (channel, ECHO))
         async for notice in connection.notifies(timeout=ECHO_WAIT):
             if notice.payload == ECHO:

@@ -30,8 +30,9 @@ from shared.telemetry.context import current_traceparent
 from shared.telemetry.metrics import appended_events
 from shared.telemetry.tracing import append_spans, spans_recorded, tracer
 
-_SCHEMA = sa.func.coalesce(sa.func.current_schema(), "")
-APPENDED_CHANNEL = "concat('kyodo.appended:', md5(coalesce(current_schema(), '')))"
+_SCHEMA_SQL = "coalesce(current_schema(), '')"
+_SCHEMA: sa.ColumnClause[str] = sa.literal_column(_SCHEMA_SQL)
+APPENDED_CHANNEL = f"concat('kyodo.appended:', md5({_SCHEMA_SQL}))"
 """SQL for the channel of a schema's append notices (``shared.bus.notices``): of fixed length,
 as channel names are limited to 63 bytes whatever the schema's name."""
 APPEND_LOCK = sa.select(

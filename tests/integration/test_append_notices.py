@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -19,6 +20,8 @@ from shared.bus.notices import AppendListener
 from shared.db import Database
 from shared.events import EventActor, NewEvent
 from shared.eventstore import AppendContext, EventStore
+from shared.testing.services import postgres_url
+from tests.support.waiting import until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 ACTOR = EventActor(subject="t", role="staff")
@@ -52,36 +55,35 @@ class Running:
         await self.writer.append("s", None, events, AppendContext("ota", ACTOR))
 
 
+@asynccontextmanager
+async def relay_listening(
+    url: str, schema: str, redis: Redis, names: StreamNames
+) -> AsyncIterator[Running]:
+    """A relay on ``schema`` woken by its append notices, once it listens and has gone idle."""
+    own = CountingStore(Database(url, schema=schema))
+    await own.create_tables()
+    writer = EventStore(Database(url, schema=schema))  # another process, as far as the relay knows
+    relay = OutboxRelay(own, redis, names, service="src", idle_sleep=0.005, notified_poll=LONG)
+    notices = relay.notices = AppendListener(url, schema, relay.wakeup)
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(notices.run(stop)), asyncio.create_task(relay.run(stop))]
+    try:
+        await until(lambda: notices.listening)
+        await asyncio.sleep(0.2)  # the relay has taken its lease and gone idle
+        yield Running(relay, notices, writer, names.events_for_ward("src", "ota"), redis)
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+        own.database.dispose()
+        writer.database.dispose()
+
+
 @pytest.fixture
 async def running(
     postgres_schema: tuple[str, str], redis: Redis, stream_names: StreamNames
 ) -> AsyncIterator[Running]:
-    url, schema = postgres_schema
-    own = CountingStore(Database(url, schema=schema))
-    await own.create_tables()
-    writer = EventStore(Database(url, schema=schema))  # another process, as far as the relay knows
-    relay = OutboxRelay(own, redis, stream_names, service="src", idle_sleep=0.005)
-    relay.notices = AppendListener(url, schema, relay.wakeup)
-    relay.notified_poll = LONG
-    stop = asyncio.Event()
-    tasks = [asyncio.create_task(relay.notices.run(stop)), asyncio.create_task(relay.run(stop))]
-    await until(lambda: relay.notices is not None and relay.notices.listening)
-    await asyncio.sleep(0.2)  # the relay has taken its lease and gone idle
-    yield Running(relay, relay.notices, writer, stream_names.events_for_ward("src", "ota"), redis)
-    stop.set()
-    await asyncio.wait_for(asyncio.gather(*tasks), 10)
-    own.database.dispose()
-    writer.database.dispose()
-
-
-async def until(condition: Callable[[], bool | Awaitable[bool]], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        held = condition()
-        if held if isinstance(held, bool) else await held:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met in time")
+    async with relay_listening(*postgres_schema, redis, stream_names) as started:
+        yield started
 
 
 async def test_an_append_by_another_process_is_published_at_once(running: Running) -> None:
@@ -119,36 +121,14 @@ async def test_the_listener_comes_back_after_its_connection_is_cut(
 async def test_a_schema_with_a_long_name_appends_and_notifies(
     redis: Redis, stream_names: StreamNames
 ) -> None:
-    from shared.testing.services import postgres_url
-
     url, schema = postgres_url(), ("kyodo_" + uuid.uuid4().hex + "_" * 63)[:63]
     admin = sa.create_engine(url, poolclass=sa.pool.NullPool)
     with admin.begin() as connection:
         connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     try:
-        own, writer = (
-            EventStore(Database(url, schema=schema)),
-            EventStore(Database(url, schema=schema)),
-        )
-        await own.create_tables()
-        relay = OutboxRelay(own, redis, stream_names, service="src", notified_poll=LONG)
-        relay.notices = AppendListener(url, schema, relay.wakeup)
-        stop = asyncio.Event()
-        tasks = [asyncio.create_task(relay.notices.run(stop)), asyncio.create_task(relay.run(stop))]
-        await until(lambda: relay.notices is not None and relay.notices.listening)
-        await asyncio.sleep(0.2)
-        events = [NewEvent(event_type="test.Done", data={})]
-        await writer.append("s", None, events, AppendContext("ota", ACTOR))
-        stream = stream_names.events_for_ward("src", "ota")
-
-        async def published() -> bool:
-            return int(await redis.xlen(stream)) == 1
-
-        await until(published)
-        stop.set()
-        await asyncio.wait_for(asyncio.gather(*tasks), 10)
-        own.database.dispose()
-        writer.database.dispose()
+        async with relay_listening(url, schema, redis, stream_names) as started:
+            await started.append()
+            await until(started.published)
     finally:
         with admin.begin() as connection:
             connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))

@@ -17,6 +17,7 @@ from shared.bus import ConsumerConfig, GroupConsumer, OutboxRelay, StreamMessage
 from shared.db import Database
 from shared.events import EventActor, NewEvent
 from shared.eventstore import AppendContext, EventStore
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.redis
 PACE = 0.6
@@ -32,17 +33,6 @@ class Batches:
 
     def count(self) -> int:
         return sum(size for _at, size in self.taken)
-
-
-async def until(condition: Callable[[], bool | Awaitable[bool]], timeout: float = 5.0) -> float:
-    """Waits until ``condition`` holds; returns the time it was first seen to."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        held = condition()
-        if held if isinstance(held, bool) else await held:
-            return time.monotonic()
-        await asyncio.sleep(0.005)
-    raise AssertionError("condition not met in time")
 
 
 @asynccontextmanager
