@@ -11,6 +11,7 @@ from shared.audit import merkle
 from shared.audit.compact import CompactRange
 from shared.audit.errors import LeafEncodingError
 from shared.audit.leaf import event_id_of, leaf_bytes
+from shared.audit.merkle import Position
 from shared.audit.scan import leaf_hashes
 from shared.audit.store import LogEntry, LogStore
 
@@ -35,6 +36,11 @@ class AuditLog:
 
     def __init__(self, store: LogStore) -> None:
         self._store = store
+        self._appended: dict[Position, bytes] = {}
+        """The subtree hashes (leaves included) that the latest append computed. A complete
+        perfect subtree never changes, so the checkpoint signed right after that append takes
+        them from here; everything older is read from the store, so that a checkpoint still
+        checks the stored history against the one signed before."""
 
     @property
     def store(self) -> LogStore:
@@ -49,6 +55,7 @@ class AuditLog:
 
     def append(self, envelopes: Iterable[Mapping[str, Any]]) -> AppendResult:
         """Append envelopes in order, skipping any event id that is already logged."""
+        self._appended = {}
         fresh, skipped = self._split_new_envelopes(envelopes)
         tree = self._compact_range(self._store.tree_size())
         start = tree.size
@@ -61,8 +68,11 @@ class AuditLog:
             )
         ]
         if entries:
-            new_subtrees = tree.append_all(hashes, self._store.lowest_stored_level)
-            self._store.add_entries(entries, new_subtrees)
+            completed = tree.append_all(hashes)
+            lowest = self._store.lowest_stored_level
+            self._store.add_entries(entries, [s for s in completed if s.level >= lowest])
+            self._appended = {(0, entry.index): entry.leaf_hash for entry in entries}
+            self._appended.update(((s.level, s.index), s.hash) for s in completed)
         return AppendResult(tuple(entries), tuple(skipped), tree.size)
 
     def root(self, tree_size: int | None = None) -> bytes:
@@ -126,5 +136,7 @@ class AuditLog:
             return _PLACEHOLDER_HASH
 
         compute(record)
-        hashes = self._store.subtree_hashes(wanted)
+        appended = self._appended
+        hashes = self._store.subtree_hashes([p for p in wanted if p not in appended])
+        hashes.update((p, appended[p]) for p in wanted if p in appended)
         return compute(lambda level, index: hashes[level, index])

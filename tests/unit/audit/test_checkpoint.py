@@ -120,6 +120,35 @@ def test_issuing_refuses_a_tree_inconsistent_with_the_last_checkpoint(
     assert [c.tree_size for c in store.checkpoints()] == [5]
 
 
+class CountingStore(InMemoryLogStore):
+    """A store that records which subtree positions were read from it."""
+
+    def __init__(self) -> None:
+        super().__init__(WARD)
+        self.read: list[tuple[int, int]] = []
+
+    def subtree_hashes(self, positions):  # type: ignore[no-untyped-def]
+        self.read.extend(positions)
+        return super().subtree_hashes(positions)
+
+
+def test_a_checkpoint_after_an_append_reads_only_the_older_history(
+    signer: Signer, envelopes: Build
+) -> None:
+    store = CountingStore()
+    log = AuditLog(store)
+    log.append(envelopes(0, 5))
+    issue_checkpoint(log, [signer], origin=ORIGIN)
+    log.append(envelopes(5, 13))
+    store.read.clear()
+    checkpoint = issue_checkpoint(log, [signer], origin=ORIGIN)
+    assert store.read, "the history before the append is read back and checked"
+    assert all((index + 1) << level <= 5 for level, index in store.read)
+    fresh = AuditLog(store)
+    assert checkpoint.root == fresh.root(13)
+    assert merkle.root_of([e.leaf_hash for e in store.entries(0, 13)]) == checkpoint.root
+
+
 def test_issuing_refuses_a_shrunken_log(signer: Signer, envelopes: Build) -> None:
     store = InMemoryLogStore(WARD)
     log = AuditLog(store)
