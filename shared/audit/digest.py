@@ -8,21 +8,18 @@ column are restricted to the ward; the inbox and position tables are not read mo
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 
+from shared.audit.plain import plain_value, sqlite_plain_rows
 from shared.jsontext import json_bytes
 from shared.projections.composite import CompositeProjection
 from shared.projections.inbox import inbox_metadata
 from shared.projections.runner import Projection
-from shared.projections.writes import sqlite_table_rows
 
 NOT_READ_MODELS = frozenset(inbox_metadata.tables)
 
@@ -55,10 +52,15 @@ def table_digests(
 
 def table_digest(connection: sa.Connection, table: sa.Table, ward: str) -> TableDigest:
     ward_only = "ward" in table.c
+    where = {"ward": ward} if ward_only else {}
+    if connection.dialect.name == "sqlite":
+        lines = map(plain_row_bytes, sqlite_plain_rows(connection, table, where=where))
+    else:
+        lines = map(row_bytes, _rows_in_key_order(connection, table, where))
     digest = hashlib.sha256()
     rows = 0
-    for row in _rows_in_key_order(connection, table, {"ward": ward} if ward_only else {}):
-        digest.update(row_bytes(row))
+    for line in lines:
+        digest.update(line)
         rows += 1
     return TableDigest(table.name, rows, digest.hexdigest(), ward_only)
 
@@ -66,15 +68,17 @@ def table_digest(connection: sa.Connection, table: sa.Table, ward: str) -> Table
 def _rows_in_key_order(
     connection: sa.Connection, table: sa.Table, where: Mapping[str, Any]
 ) -> Iterable[Mapping[Any, Any]]:
-    if connection.dialect.name == "sqlite":
-        return sqlite_table_rows(connection, table, where=where)
     query = sa.select(table).order_by(*_key_order(connection, table))
     query = query.where(*(table.c[c] == value for c, value in where.items()))
     return connection.execution_options(yield_per=1000).execute(query).mappings()
 
 
 def row_bytes(row: Mapping[Any, Any]) -> bytes:
-    plain = {str(key): _plain(value) for key, value in row.items()}
+    return plain_row_bytes({str(key): plain_value(value) for key, value in row.items()})
+
+
+def plain_row_bytes(plain: Mapping[str, Any]) -> bytes:
+    """The digest line of a row whose values are plain already."""
     return json_bytes(plain, sort_keys=True) + b"\n"
 
 
@@ -82,27 +86,3 @@ def _key_order(connection: sa.Connection, table: sa.Table) -> list[Any]:
     # Byte order on every backend: PostgreSQL would otherwise sort text by its locale.
     columns = list(table.primary_key.columns) or list(table.columns)
     return [c.collate("C") if isinstance(c.type, sa.String) else c for c in columns]
-
-
-def _plain(value: Any) -> Any:
-    if type(value) in _ALREADY_PLAIN:  # most values: a lookup, not a chain of isinstance
-        return value
-    if isinstance(value, datetime):
-        if value.tzinfo is UTC:
-            return value.isoformat()
-        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return aware.astimezone(UTC).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, bytes | bytearray | memoryview):
-        return base64.b64encode(bytes(value)).decode()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-_ALREADY_PLAIN = frozenset({str, int, float, bool, type(None)})

@@ -28,7 +28,7 @@ from shared.audit.errors import AuditError, NoteError
 from shared.audit.note import Verifier
 from shared.audit.scan import leaf_hashes
 from shared.db import Database
-from shared.events.envelope import EventEnvelope
+from shared.events.envelope import EventEnvelope, service_of
 from shared.projections.composite import CompositeProjection
 from shared.projections.inbox import projection_positions
 from shared.projections.runner import ProjectionRunner
@@ -160,7 +160,7 @@ async def _apply(replayers: Sequence[_ServiceReplayer], envelopes: list[EventEnv
 
 
 def _envelopes(ward: str, leaves: list[bytes], until: datetime | None) -> list[EventEnvelope]:
-    envelopes = [EventEnvelope.model_validate_json(leaf) for leaf in leaves]
+    envelopes = list(map(EventEnvelope.from_json, leaves))
     for envelope in envelopes:
         if envelope.ward != ward:
             wrong = f"event {envelope.event_id} of ward {envelope.ward!r}"
@@ -237,7 +237,9 @@ class _ServiceReplayer:
         await self.runner.create_tables()
 
     async def apply(self, envelopes: Sequence[EventEnvelope]) -> None:
-        relevant = [envelope for envelope in envelopes if envelope.service in self.consumes]
+        types = {envelope.event_type for envelope in envelopes}
+        consumed = {t for t in types if service_of(t) in self.consumes}
+        relevant = [envelope for envelope in envelopes if envelope.event_type in consumed]
         if relevant:
             self.events += await self.runner.apply(relevant)
 

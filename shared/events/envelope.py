@@ -95,18 +95,24 @@ class EventEnvelope(EnvelopeBody):
 
     @property
     def service(self) -> str:
-        return self.event_type.split(".", 1)[0]
+        return service_of(self.event_type)
 
     def to_json(self) -> bytes:
         return self.model_dump_json().encode()
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> EventEnvelope:
-        return cls.model_validate_json(raw)
+        """Parse a whole envelope (with its position), like ``model_validate_json``."""
+        return cast(EventEnvelope, cls.__pydantic_validator__.validate_json(raw))
 
     def to_document(self) -> dict[str, Any]:
         """Plain-JSON form (what the audit log canonicalises and hashes)."""
         return self.model_dump(mode="json")
+
+
+def service_of(event_type: str) -> str:
+    """The service that records events of a type (the part before the dot)."""
+    return event_type.split(".", 1)[0]
 
 
 def is_aware(value: datetime) -> bool:

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -44,12 +45,25 @@ _RECORD_NEW_POSTGRES = sa.text(
 )
 
 
+# On SQLite the ids travel as one JSON array text: the repeats are read first (the write lock
+# is held from BEGIN IMMEDIATE, so none can appear before the insert), then the rest inserted.
+# Each statement is one call into SQLite, run without the GIL, where a RETURNING clause or an
+# executemany would come back to Python once per row.
+_REPEATS_SQLITE = (
+    "SELECT event_id FROM inbox WHERE projection = ? "
+    "AND event_id IN (SELECT value FROM json_each(?))"
+)
+_INSERT_SQLITE = (
+    "INSERT INTO inbox (projection, event_id) SELECT ?, value FROM json_each(?) "
+    "WHERE true ON CONFLICT DO NOTHING"  # WHERE: else ON parses as a join's constraint
+)
+
+
 def record_new(connection: sa.Connection, projection: str, event_ids: Sequence[str]) -> set[str]:
     """Insert the inbox rows of ``event_ids`` (distinct); returns the ids not there before."""
     ordered = sorted(event_ids)  # one key order for every writer: no deadlock between them
     if connection.dialect.name != "postgresql":
-        rows = [{"projection": projection, "event_id": i} for i in ordered]
-        return set(connection.execute(_record_new_sqlite(), rows).scalars().all())
+        return _record_new_sqlite(connection, projection, ordered)
     parameters = {"projection": projection, "ids": ",".join(ordered), "total": len(ordered)}
     count, inserted = connection.execute(_RECORD_NEW_POSTGRES, parameters).one()
     return set(ordered) if count == len(ordered) else set(inserted or ())
@@ -75,15 +89,14 @@ def record_positions(
     connection.execute(_record_positions(connection.dialect.name), parameters)
 
 
+def _record_new_sqlite(connection: sa.Connection, projection: str, ordered: list[str]) -> set[str]:
+    parameters = (projection, orjson.dumps(ordered).decode())
+    repeats = connection.exec_driver_sql(_REPEATS_SQLITE, parameters).scalars().all()
+    connection.exec_driver_sql(_INSERT_SQLITE, parameters)
+    return set(ordered).difference(repeats)
+
+
 # Statements are built once: building one costs more than running it on a small batch.
-@lru_cache(maxsize=1)
-def _record_new_sqlite() -> Any:
-    statement = sqlite_insert(inbox).on_conflict_do_nothing(
-        index_elements=["projection", "event_id"]
-    )
-    return statement.returning(inbox.c.event_id)
-
-
 @lru_cache(maxsize=2)
 def _record_positions(dialect: str) -> Any:
     table = projection_positions

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from shared.bus.consumer import StreamMessage
 from shared.db import Database
-from shared.events.envelope import EventEnvelope
+from shared.events.envelope import EventEnvelope, service_of
 from shared.events.registry import EventTypeRegistry
 from shared.projections.inbox import inbox_metadata, record_new, record_positions
 from shared.telemetry.metrics import consumer_applied, consumer_duplicates
@@ -111,8 +111,13 @@ class ProjectionRunner:
     def _apply(self, connection: sa.Connection, envelopes: Sequence[EventEnvelope]) -> int:
         event_ids = ids(envelopes)
         fresh_ids = record_new(connection, self.projection.name, event_ids)
-        fresh = [e for e, i in zip(envelopes, event_ids, strict=True) if i in fresh_ids]
-        relevant = [self._upcast(e) for e in fresh if self.projection.handles(e.event_type)]
+        fresh = (
+            envelopes  # the envelopes are distinct: as many fresh ids means all of them
+            if len(fresh_ids) == len(envelopes)
+            else [e for e, i in zip(envelopes, event_ids, strict=True) if i in fresh_ids]
+        )
+        handled = {t for t in {e.event_type for e in fresh} if self.projection.handles(t)}
+        relevant = [self._upcast(e) for e in fresh if e.event_type in handled]
         if relevant:
             self.projection.apply(connection, relevant)
         self._record_positions(connection, fresh)
@@ -124,12 +129,22 @@ class ProjectionRunner:
     def _record_positions(
         self, connection: sa.Connection, envelopes: Sequence[EventEnvelope]
     ) -> None:
-        latest: dict[tuple[str, str], int] = {}
-        for e in envelopes:
-            key = (e.service, e.ward)
-            latest[key] = max(latest.get(key, 0), e.position)
-        if latest:
-            record_positions(connection, self.projection.name, latest)
+        if envelopes:
+            record_positions(connection, self.projection.name, latest_positions(envelopes))
+
+
+def latest_positions(envelopes: Sequence[EventEnvelope]) -> dict[tuple[str, str], int]:
+    """The highest position per (source service, ward) of the envelopes."""
+    by_type: dict[tuple[str, str], int] = {}
+    for e in envelopes:
+        key = (e.event_type, e.ward)
+        if by_type.get(key, 0) < e.position:
+            by_type[key] = e.position
+    latest: dict[tuple[str, str], int] = {}
+    for (event_type, ward), position in by_type.items():
+        key = (service_of(event_type), ward)
+        latest[key] = max(latest.get(key, 0), position)
+    return latest
 
 
 def ids(envelopes: Sequence[EventEnvelope]) -> list[str]:

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import uuid
 
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from shared.db import Database
-from shared.projections.inbox import inbox_metadata, record_new
+from shared.projections.inbox import inbox, inbox_metadata, record_new
+
+IDS = [str(uuid.UUID(int=n)) for n in range(20)]
 
 
 async def test_record_new_returns_only_ids_not_seen_by_that_projection(database: Database) -> None:
@@ -15,3 +21,25 @@ async def test_record_new_returns_only_ids_not_seen_by_that_projection(database:
     assert await database.write(lambda c: record_new(c, "a", [third, first])) == {third}
     assert await database.write(lambda c: record_new(c, "a", [second])) == set()
     assert await database.write(lambda c: record_new(c, "b", [second])) == {second}
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    batches=st.lists(
+        st.lists(st.sampled_from(IDS), unique=True, max_size=12), min_size=1, max_size=4
+    )
+)
+async def test_each_batch_reports_exactly_its_ids_not_recorded_before(
+    database: Database, batches: list[list[str]]
+) -> None:
+    await database.create_all(inbox_metadata)
+    await database.write(lambda c: c.execute(sa.delete(inbox)))
+    recorded: set[str] = set()
+    for batch in batches:
+        fresh = await database.write(lambda c, batch=batch: record_new(c, "p", batch))
+        assert fresh == set(batch) - recorded
+        recorded |= set(batch)
+    stored = await database.read(lambda c: set(c.execute(sa.select(inbox.c.event_id)).scalars()))
+    assert stored == recorded
