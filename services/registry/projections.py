@@ -201,7 +201,9 @@ def actor_events(connection: sa.Connection, events: Sequence[EventEnvelope]) -> 
     _fold_actor_rows(connection, {a: h for a, h in histories.items() if a not in setting})
     _set_columns(connection, list(setting.values()))
     activities = [_activity_row(e) for e in events if e.event_type == ACTIVITY_ANNOUNCED]
-    upsert(connection, activities_table, activities, keys=["activity_id"])
+    upsert(
+        connection, activities_table, _last_per_key(activities, "activity_id"), keys=["activity_id"]
+    )
 
 
 def _set_columns(connection: sa.Connection, histories: Sequence[Sequence[EventEnvelope]]) -> None:

@@ -300,7 +300,7 @@ def raw_notes(write: Callable[[sa.Connection], object]) -> Callable[[sa.Connecti
 async def test_update_rows_stores_what_plain_updates_store(database: Database) -> None:
     await database.create_all(metadata)
     first = [{**note(n, i, [1, "x"]), "seen_at": AT} for i, n in enumerate("abcd")]
-    changes = [
+    changes: list[dict[str, Any]] = [
         {"note_id": "d", "listed": True, "seen_at": None},
         {"note_id": "a", "tags": [True, {"新": None}]},
         {
