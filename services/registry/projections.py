@@ -379,20 +379,24 @@ def _search_columns(row: Row) -> Row:
     """The search texts and sort key, from ``_SEARCHED_COLUMNS`` alone: a stored row whose
     searched columns are unchanged keeps its own."""
     personal = row["personal"]
-    public_texts = [row["name"], row["name_kana"], row["description"], row["area"]]
-    person_texts = [personal.get(key) for key in PERSON_NAME_KEYS]
     representative = personal.get("representative") or {}
-    person_texts += [representative.get(key) for key in PERSON_NAME_KEYS]
+    public = _normalised_texts([row["name"], row["name_kana"], row["description"], row["area"]])
+    people = [personal.get(key) for key in PERSON_NAME_KEYS]
+    people += [representative.get(key) for key in PERSON_NAME_KEYS]
     sort_name = row["name_kana"] or personal.get("name_kana") or row["name"] or ""
     return {
-        "public_search": _search_text(public_texts),
-        "staff_search": _search_text(public_texts + person_texts),
+        "public_search": "\n".join(public),
+        "staff_search": "\n".join(public + _normalised_texts(people)),
         "sort_key": _normalised(sort_name),
     }
 
 
+def _normalised_texts(texts: Sequence[str | None]) -> list[str]:
+    return [_normalised(t) for t in texts if t]
+
+
 def _search_text(texts: Sequence[str | None]) -> str:
-    return "\n".join(_normalised(t) for t in texts if t)
+    return "\n".join(_normalised_texts(texts))
 
 
 # An actor's texts are normalised again on each of its events, and areas, descriptions and

@@ -160,6 +160,8 @@ def _sqlite_update_each_sql(
 def same_value(a: Any, b: Any) -> bool:
     """Equal and of the same types, inside lists and dicts too: ``1 == True == 1.0`` in Python,
     but a column (or JSON value) that changes from one to another is still changed."""
+    if a is b:
+        return True  # what a fold did not replace, inside a new dict or list too
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):
@@ -262,7 +264,23 @@ def _bind_processor(dialect: Any, column_type: Any) -> Processor:
         processor, _sqlite_utc_text, list(_SAMPLE_MOMENTS)
     ):
         return _sqlite_utc_text
+    if isinstance(column_type, sa.JSON) and processor is not None:
+        fast = _json_texts(processor)
+        return fast if _same_value(processor, fast, _SAMPLE_JSON_VALUES) else processor
     return processor
+
+
+def _json_texts(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A JSON column's writer: lists and dicts encoded as ``json.dumps`` does (checked once
+    against the column's own writer, by ``_same_value``), the rest by that writer."""
+    encode = json.JSONEncoder().encode
+
+    def text(value: Any) -> Any:
+        if type(value) is list or type(value) is dict:
+            return encode(value)
+        return processor(value)
+
+    return text
 
 
 def _sqlite_utc_text(value: datetime | None) -> str | None:
@@ -336,6 +354,14 @@ _NO_OFFSET = timedelta(0)
 _NAIVE_TEXT_LENGTH = len("2026-04-01 09:00:00.000000")
 _JST = timezone(timedelta(hours=9))
 _SAMPLE_JSON = ['{"k": [1, 2.5, true, null, "\\u00e9\u6e2f"]}', "[]", "null", None, "[2e400]", 3]
+_SAMPLE_JSON_VALUES: list[Any] = [
+    {"k": [1, 2.5, True, None, "\u00e9\u6e2f"]},
+    [],
+    {"a": {}},
+    None,
+    "x",
+    3,
+]
 _SAMPLE_MOMENTS = (datetime(2026, 4, 1, 9, 5, 7, 123, tzinfo=_JST), datetime(987, 1, 2, tzinfo=UTC))
 
 
