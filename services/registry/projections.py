@@ -6,10 +6,10 @@ event order and written back with one upsert, so a batch costs one statement per
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from functools import lru_cache
-from itertools import groupby
+from itertools import groupby, zip_longest
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,9 +33,10 @@ from shared.projections.runner import DispatchingProjection
 from shared.projections.writes import (
     same_value,
     stored_rows,
+    update_each,
+    update_rows,
     update_where,
     upsert,
-    upsert_changes,
 )
 
 Row = dict[str, Any]
@@ -112,7 +113,7 @@ class RegistryProjection(DispatchingProjection):
     event."""
 
     def apply(self, connection: sa.Connection, batch: Sequence[EventEnvelope]) -> None:
-        for of_actors, run in groupby(batch, key=lambda e: e.event_type in _ACTOR_CHANGES):
+        for of_actors, run in groupby(batch, key=lambda e: e.event_type in _FOLD_CHANGES):
             if of_actors:
                 actor_events(connection, list(run))
             else:
@@ -157,33 +158,90 @@ def _ward_policy_row(event: EventEnvelope) -> Row:
 
 
 # --- actors -------------------------------------------------------------------------------
+# Events of one actor apply in their order; events of different actors touch different rows, so
+# each actor's events of a batch are applied as one history. A history of events that only set
+# columns (``_SET_COLUMNS``) is applied by SQL without reading the row; any other history is
+# folded in memory over the columns the fold reads (``_FOLD_INPUTS``).
 
 
-def _verified(row: Row, event: EventEnvelope) -> Row:
-    return {**row, "status": ActorStatus.ACTIVE.value, "verified_at": event.occurred_at}
+def _verified(event: EventEnvelope) -> Row:
+    return {"status": ActorStatus.ACTIVE.value, "verified_at": event.occurred_at}
 
 
-def _status_becomes(status: ActorStatus) -> Callable[[Row, EventEnvelope], Row]:
-    def change(row: Row, _event: EventEnvelope) -> Row:
-        return {**row, "status": status.value}
+def _status_becomes(status: ActorStatus) -> Callable[[EventEnvelope], Row]:
+    def change(_event: EventEnvelope) -> Row:
+        return {"status": status.value}
 
     return change
 
 
-def _unchanged(row: Row, _event: EventEnvelope) -> Row:
+def _activity_announced(_event: EventEnvelope) -> Row:
     # An activity moves the actor row's version too, so a later event of that actor is not
     # taken as old.
-    return row
+    return {}
+
+
+# What an event sets whatever the row holds: only ``status`` and ``verified_at``, as
+# ``_set_columns`` writes them.
+_SET_COLUMNS: dict[str, Callable[[EventEnvelope], Row]] = {
+    ACTOR_VERIFIED: _verified,
+    ACTOR_SUSPENDED: _status_becomes(ActorStatus.SUSPENDED),
+    ACTOR_REINSTATED: _status_becomes(ActorStatus.ACTIVE),
+    ACTOR_DEREGISTERED: _status_becomes(ActorStatus.DEREGISTERED),
+    ACTIVITY_ANNOUNCED: _activity_announced,
+}
 
 
 def actor_events(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
-    """Actor events of any type, in order: one read and one write of the actors table."""
-    _fold_actor_rows(connection, events)
+    """Actor events of any type, in order: at most one read and one write per actor."""
+    histories: dict[str, list[EventEnvelope]] = {}
+    for event in events:
+        histories.setdefault(str(event.data["actor_id"]), []).append(event)
+    setting = {a: h for a, h in histories.items() if all(e.event_type in _SET_COLUMNS for e in h)}
+    _fold_actor_rows(connection, {a: h for a, h in histories.items() if a not in setting})
+    _set_columns(connection, list(setting.values()))
     activities = [_activity_row(e) for e in events if e.event_type == ACTIVITY_ANNOUNCED]
-    upsert(connection, activities_table, activities, keys=["activity_id"])
+    upsert(
+        connection, activities_table, _last_per_key(activities, "activity_id"), keys=["activity_id"]
+    )
 
 
-def _registered_row(_row: Row | None, event: EventEnvelope) -> Row:
+def _set_columns(connection: sa.Connection, histories: Sequence[Sequence[EventEnvelope]]) -> None:
+    """Round n applies the n-th event of each history, to a row older than the event only: an
+    actor comes once per statement, and its events apply in their order."""
+    for events in zip_longest(*histories):
+        rows = [_set_columns_row(e) for e in events if e is not None]
+        update_each(
+            connection,
+            actors_table,
+            rows,
+            key="actor_id",
+            assignments=_SET_COLUMNS_SQL,
+            condition="version < :version",
+        )
+
+
+def _set_columns_row(event: EventEnvelope) -> Row:
+    change = _SET_COLUMNS[event.event_type](event)
+    return {
+        "actor_id": str(event.data["actor_id"]),
+        "status": change.get("status"),
+        "verified_at": change.get("verified_at"),
+        **_event_columns(event),
+    }
+
+
+_SET_COLUMNS_SQL = {
+    "status": "COALESCE(:status, status)",
+    "listed": f"(COALESCE(:status, status) = '{ActorStatus.ACTIVE.value}' AND NOT individual)",
+    "verified_at": "COALESCE(:verified_at, verified_at)",
+    "version": ":version",
+    "policy_version": ":policy_version",
+    "updated_at": ":updated_at",
+}
+
+
+def _registered_row(_row: Row, event: EventEnvelope) -> Row:
     data = event.data
     return {
         "actor_id": data["actor_id"],
@@ -204,10 +262,9 @@ def _registered_row(_row: Row | None, event: EventEnvelope) -> Row:
     }
 
 
-def _profile_updated_row(row: Row, event: EventEnvelope) -> Row:
+def _profile_updated(row: Row, event: EventEnvelope) -> Row:
     personal = {**row["personal"], **event.data.get("personal", {})}
     return {
-        **row,
         **event.data["changes"],
         "personal": {k: v for k, v in personal.items() if v is not None},
     }
@@ -235,25 +292,41 @@ def _activity_row(event: EventEnvelope) -> Row:
     }
 
 
-def _fold_actor_rows(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
-    ids = sorted({str(e.data["actor_id"]) for e in events})
-    stored = _actor_rows(connection, ids)
-    rows = dict(stored)
-    changed: dict[str, Row] = {}
-    for event in events:
-        actor_id = str(event.data["actor_id"])
-        row = rows.get(actor_id)
-        if row is not None and event.version <= row["version"]:
+def _fold_actor_rows(
+    connection: sa.Connection, histories: Mapping[str, Sequence[EventEnvelope]]
+) -> None:
+    ids = sorted(histories)
+    read = stored_rows(connection, actors_table, "actor_id", ids, columns=_FOLD_INPUTS)
+    stored = {row["actor_id"]: row for row in read}
+    whole: list[Row] = []
+    changed: list[Row] = []
+    for actor_id, history in histories.items():
+        before = stored.get(actor_id)
+        row, assigned, registered = _folded(before, history)
+        if registered:
+            whole.append(_whole_row(row))
+        elif before is not None and (changes := _changed_columns(row, assigned, before)):
+            changed.append({"actor_id": actor_id, **changes})
+    upsert(connection, actors_table, whole, keys=["actor_id"])
+    update_rows(connection, actors_table, changed, key="actor_id")
+
+
+def _folded(before: Row | None, history: Sequence[EventEnvelope]) -> tuple[Row, Row, bool]:
+    """The row after the history (the columns read and those set), the columns set, and
+    whether a registration was applied (it sets every column but the derived ones)."""
+    row = dict(before) if before is not None else {}
+    assigned: Row = {}
+    registered = False
+    for event in history:
+        if not row and event.event_type != ACTOR_REGISTERED:
+            continue  # no row yet: there is nothing to change
+        if row and event.version <= row["version"]:
             continue  # already in the row (a stream is applied in version order)
-        change = _ACTOR_CHANGES[event.event_type]
-        rows[actor_id] = changed[actor_id] = {**change(row, event), **_event_columns(event)}
-    # Derived columns only depend on the row's final state: computed once per actor.
-    written = [_with_derived_columns(row, stored.get(i)) for i, row in changed.items()]
-    upsert_changes(connection, actors_table, written, key="actor_id", stored=stored)
-
-
-def _actor_rows(connection: sa.Connection, ids: list[str]) -> dict[str, Row]:
-    return {row["actor_id"]: row for row in stored_rows(connection, actors_table, "actor_id", ids)}
+        change = {**_FOLD_CHANGES[event.event_type](row, event), **_event_columns(event)}
+        row.update(change)
+        assigned.update(change)
+        registered = registered or event.event_type == ACTOR_REGISTERED
+    return row, assigned, registered
 
 
 def _event_columns(event: EventEnvelope) -> Row:
@@ -264,43 +337,66 @@ def _event_columns(event: EventEnvelope) -> Row:
     }
 
 
-def _with_derived_columns(row: Row, stored: Row | None) -> Row:
+def _whole_row(row: Row) -> Row:
     derived = {
-        "listed": row["status"] == ActorStatus.ACTIVE.value and not row["individual"],
+        "listed": _listed(row),
         "fields_key": fields_key(row["fields"]),
-        "area_key": _normalised(row["area"]) if row["area"] else None,
+        "area_key": _area_key(row),
     }
-    return {**row, **derived, **_search_columns_of(row, stored)}
+    return {**row, **derived, **_search_columns(row)}
 
 
-def _search_columns_of(row: Row, stored: Row | None) -> Row:
-    if stored is not None and all(same_value(row[c], stored[c]) for c in _SEARCHED_COLUMNS):
-        return {c: stored[c] for c in _SEARCH_COLUMNS}
-    return _search_columns(row)
+def _changed_columns(row: Row, assigned: Row, before: Row) -> Row:
+    """The columns set that differ from the stored row (all set columns it was not read for),
+    and the derived columns of those."""
+    changes = {c: v for c, v in assigned.items() if c not in before or not same_value(v, before[c])}
+    if "status" in changes:
+        changes["listed"] = _listed(row)
+    if "fields" in changes:
+        changes["fields_key"] = fields_key(row["fields"])
+    if "area" in changes:
+        changes["area_key"] = _area_key(row)
+    if any(c in changes for c in _SEARCHED_COLUMNS):
+        changes.update(_search_columns(row))
+    return changes
+
+
+def _listed(row: Row) -> bool:
+    return row["status"] == ActorStatus.ACTIVE.value and not row["individual"]
+
+
+def _area_key(row: Row) -> str | None:
+    return _normalised(row["area"]) if row["area"] else None
 
 
 _SEARCHED_COLUMNS = ("name", "name_kana", "description", "area", "personal")
-_SEARCH_COLUMNS = ("public_search", "staff_search", "sort_key")
+# What a fold reads of a stored row: the version, what ``listed`` and the search columns are
+# derived from, and what a profile update merges (``personal``).
+_FOLD_INPUTS = ("actor_id", "version", "individual", *_SEARCHED_COLUMNS)
 
 
 def _search_columns(row: Row) -> Row:
     """The search texts and sort key, from ``_SEARCHED_COLUMNS`` alone: a stored row whose
     searched columns are unchanged keeps its own."""
     personal = row["personal"]
-    public_texts = [row["name"], row["name_kana"], row["description"], row["area"]]
-    person_texts = [personal.get(key) for key in PERSON_NAME_KEYS]
     representative = personal.get("representative") or {}
-    person_texts += [representative.get(key) for key in PERSON_NAME_KEYS]
+    public = _normalised_texts([row["name"], row["name_kana"], row["description"], row["area"]])
+    people = [personal.get(key) for key in PERSON_NAME_KEYS]
+    people += [representative.get(key) for key in PERSON_NAME_KEYS]
     sort_name = row["name_kana"] or personal.get("name_kana") or row["name"] or ""
     return {
-        "public_search": _search_text(public_texts),
-        "staff_search": _search_text(public_texts + person_texts),
+        "public_search": "\n".join(public),
+        "staff_search": "\n".join(public + _normalised_texts(people)),
         "sort_key": _normalised(sort_name),
     }
 
 
+def _normalised_texts(texts: Sequence[str | None]) -> list[str]:
+    return [_normalised(t) for t in texts if t]
+
+
 def _search_text(texts: Sequence[str | None]) -> str:
-    return "\n".join(_normalised(t) for t in texts if t)
+    return "\n".join(_normalised_texts(texts))
 
 
 # An actor's texts are normalised again on each of its events, and areas, descriptions and
@@ -319,14 +415,19 @@ def _date(value: Any) -> date | None:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
-_ACTOR_CHANGES: dict[str, Callable[[Any, EventEnvelope], Row]] = {
+def _whatever_the_row(
+    set_columns: Callable[[EventEnvelope], Row],
+) -> Callable[[Row, EventEnvelope], Row]:
+    def change(_row: Row, event: EventEnvelope) -> Row:
+        return set_columns(event)
+
+    return change
+
+
+_FOLD_CHANGES: dict[str, Callable[[Row, EventEnvelope], Row]] = {
     ACTOR_REGISTERED: _registered_row,
-    ACTOR_VERIFIED: _verified,
-    ACTOR_PROFILE_UPDATED: _profile_updated_row,
-    ACTOR_SUSPENDED: _status_becomes(ActorStatus.SUSPENDED),
-    ACTOR_REINSTATED: _status_becomes(ActorStatus.ACTIVE),
-    ACTOR_DEREGISTERED: _status_becomes(ActorStatus.DEREGISTERED),
-    ACTIVITY_ANNOUNCED: _unchanged,
+    ACTOR_PROFILE_UPDATED: _profile_updated,
+    **{t: _whatever_the_row(set_columns) for t, set_columns in _SET_COLUMNS.items()},
 }
-for _event_type in _ACTOR_CHANGES:
+for _event_type in _FOLD_CHANGES:
     projection.on(_event_type)(actor_events)

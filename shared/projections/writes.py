@@ -88,51 +88,80 @@ def upsert(
     connection.exec_driver_sql(sql, _sqlite_rows(connection.dialect, table, columns, ordered))
 
 
-def upsert_changes(
+def update_rows(
+    connection: sa.Connection, table: sa.Table, rows: Iterable[Row], *, key: str
+) -> None:
+    """Set each stored row's columns to the values of ``rows`` (by ``key``; a row gives only
+    the columns it changes, and rows of one column set share a statement)."""
+    shapes: dict[tuple[str, ...], list[Row]] = {}
+    for row in rows:
+        shapes.setdefault(tuple(row), []).append(row)
+    for columns, alike in shapes.items():
+        assignments = {c: f":{c}" for c in columns if c != key}
+        update_each(connection, table, alike, key=key, assignments=assignments)
+
+
+def update_each(
     connection: sa.Connection,
     table: sa.Table,
-    rows: Iterable[Row],
+    rows: Sequence[Row],
     *,
     key: str,
-    stored: Mapping[Any, Row],
+    assignments: Mapping[str, str],
+    condition: str | None = None,
 ) -> None:
-    """Write rows whose stored version (by ``key``, as ``stored_rows`` read it) is ``stored``:
-    new rows whole, stored ones by their changed columns only, unchanged ones not at all.
-
-    On SQLite an UPDATE of the changed columns binds only those and leaves the indexes of the
-    others alone; PostgreSQL writes a new row version whatever changed, so there rows are upserted
-    whole.
-    """
+    """``UPDATE table SET column = expression, … WHERE key = :key AND condition``, once per row,
+    in one statement: in the expressions and the condition, ``:name`` is the row's value of
+    ``name``, typed as the table's column of that name, and a bare column name is its stored
+    value. A key may come once only (one statement cannot change a PostgreSQL row twice)."""
     ordered = sorted_by_key(rows, [key])
-    if connection.dialect.name != "sqlite":
-        upsert(connection, table, ordered, keys=[key])
+    if not ordered:
         return
-    upsert(connection, table, [r for r in ordered if r[key] not in stored], keys=[key])
-    for columns, changed in _by_changed_columns(ordered, key, stored).items():
-        sql = _sqlite_update_sql(connection.dialect, table, columns, key)
-        bound = _sqlite_rows(connection.dialect, table, (*columns, key), changed)
-        connection.exec_driver_sql(sql, bound)
+    if len({row[key] for row in ordered}) < len(ordered):
+        raise ValueError(f"rows of one update_each share a {key}")
+    shape = (key, tuple(assignments.items()), condition)
+    if connection.dialect.name == "postgresql":
+        statement, names = _pg_update_each(connection.dialect, table, shape)
+        connection.execute(statement, _pg_rows(table, names, ordered))
+        return
+    sql, names = _sqlite_update_each_sql(connection.dialect, table, shape)
+    connection.exec_driver_sql(sql, _sqlite_rows(connection.dialect, table, names, ordered))
 
 
-def _by_changed_columns(
-    rows: Sequence[Row], key: str, stored: Mapping[Any, Row]
-) -> dict[tuple[str, ...], list[Row]]:
-    groups: dict[tuple[str, ...], list[Row]] = {}
-    for row in rows:
-        before = stored.get(row[key])
-        if before is None:
-            continue
-        # What a fold did not change is the stored object itself: only the others are compared.
-        candidates = [c for c, value in row.items() if value is not before[c]]
-        columns = tuple(c for c in candidates if c != key and not same_value(row[c], before[c]))
-        if columns:
-            groups.setdefault(columns, []).append(row)
-    return groups
+UpdateShape = tuple[str, tuple[tuple[str, str], ...], str | None]  # key, assignments, condition
+_PARAMETER = re.compile(r"(?<![\w:]):(\w+)")
+
+
+def _update_each_parts(dialect: Any, shape: UpdateShape) -> tuple[str, str]:
+    key, assignments, condition = shape
+    quote = dialect.identifier_preparer.quote
+    sets = ", ".join(f"{quote(column)} = {expression}" for column, expression in assignments)
+    where = f"{quote(key)} = :{key}" + (f" AND ({condition})" if condition else "")
+    return sets, where
+
+
+@lru_cache(maxsize=512)
+def _sqlite_update_each_sql(
+    dialect: Any, table: sa.Table, shape: UpdateShape
+) -> tuple[str, tuple[str, ...]]:
+    """The statement with ``?`` for each ``:name``, and the names in the order they stand."""
+    names: list[str] = []
+
+    def bind(match: re.Match[str]) -> str:
+        names.append(match[1])
+        return "?"
+
+    sets, where = _update_each_parts(dialect, shape)
+    name = dialect.identifier_preparer.format_table(table)
+    sql = f"UPDATE {name} SET {_PARAMETER.sub(bind, sets)} WHERE {_PARAMETER.sub(bind, where)}"
+    return sql, tuple(names)
 
 
 def same_value(a: Any, b: Any) -> bool:
     """Equal and of the same types, inside lists and dicts too: ``1 == True == 1.0`` in Python,
     but a column (or JSON value) that changes from one to another is still changed."""
+    if a is b:
+        return True  # what a fold did not replace, inside a new dict or list too
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):
@@ -143,19 +172,25 @@ def same_value(a: Any, b: Any) -> bool:
 
 
 def stored_rows(
-    connection: sa.Connection, table: sa.Table, key: str, values: Sequence[Any]
+    connection: sa.Connection,
+    table: sa.Table,
+    key: str,
+    values: Sequence[Any],
+    *,
+    columns: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """The rows of ``table`` whose ``key`` is one of ``values`` (all columns, as dicts): what a
-    fold reads before it rewrites them."""
+    """The rows of ``table`` whose ``key`` is one of ``values`` (as dicts of ``columns``, all
+    by default): what a fold reads before it rewrites them."""
     if not values:
         return []
+    names = tuple(columns) if columns is not None else _column_names(table)
     if connection.dialect.name != "sqlite":
-        query = sa.select(table).where(table.c[key].in_(values))
+        query = sa.select(*(table.c[c] for c in names)).where(table.c[key].in_(values))
         return [dict(row) for row in connection.execute(query).mappings()]
-    sql = f"{_sqlite_select_sql(connection.dialect, table)} WHERE {_quote(connection, key)} IN"
-    sql += f" ({', '.join('?' * len(values))})"
+    sql = f"{_sqlite_select_sql(connection.dialect, table, names)} WHERE {_quote(connection, key)}"
+    sql += f" IN ({', '.join('?' * len(values))})"
     fetched = connection.exec_driver_sql(sql, tuple(values)).fetchall()
-    return _sqlite_decoded(connection.dialect, table, fetched)
+    return _sqlite_decoded(connection.dialect, table, names, fetched)
 
 
 def sqlite_table_rows(
@@ -163,28 +198,32 @@ def sqlite_table_rows(
 ) -> Iterator[dict[str, Any]]:
     """The rows of a SQLite ``table`` whose columns equal ``where``'s values, in primary-key
     order (all columns, as dicts, read as SQLAlchemy reads them), ``chunk`` rows at a time."""
-    sql = _sqlite_select_sql(connection.dialect, table)
+    names = _column_names(table)
+    sql = _sqlite_select_sql(connection.dialect, table, names)
     if where:
         sql += " WHERE " + " AND ".join(f"{_quote(connection, c)} = ?" for c in where)
     keys = list(table.primary_key.columns) or list(table.columns)
     sql += " ORDER BY " + ", ".join(_quote(connection, c.name) for c in keys)
     cursor = connection.exec_driver_sql(sql, tuple(where.values()))
     while fetched := cursor.fetchmany(chunk):
-        yield from _sqlite_decoded(connection.dialect, table, fetched)
+        yield from _sqlite_decoded(connection.dialect, table, names, fetched)
+
+
+def _column_names(table: sa.Table) -> tuple[str, ...]:
+    return tuple(column.name for column in table.columns)
 
 
 def _sqlite_decoded(
-    dialect: Any, table: sa.Table, fetched: Iterable[Sequence[Any]]
+    dialect: Any, table: sa.Table, names: tuple[str, ...], fetched: Iterable[Sequence[Any]]
 ) -> list[dict[str, Any]]:
     transposed = list(zip(*fetched, strict=True))
     if not transposed:
         return []
-    processors = _result_processors(dialect, table)
+    processors = _result_processors(dialect, table, names)
     columns = [
         list(map(processor, column)) if processor else column
         for processor, column in zip(processors, transposed, strict=True)
     ]
-    names = [column.name for column in table.columns]
     return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
@@ -225,7 +264,23 @@ def _bind_processor(dialect: Any, column_type: Any) -> Processor:
         processor, _sqlite_utc_text, list(_SAMPLE_MOMENTS)
     ):
         return _sqlite_utc_text
+    if isinstance(column_type, sa.JSON) and processor is not None:
+        fast = _json_texts(processor)
+        return fast if _same_value(processor, fast, _SAMPLE_JSON_VALUES) else processor
     return processor
+
+
+def _json_texts(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A JSON column's writer: lists and dicts encoded as ``json.dumps`` does (checked once
+    against the column's own writer, by ``_same_value``), the rest by that writer."""
+    encode = json.JSONEncoder().encode
+
+    def text(value: Any) -> Any:
+        if type(value) is list or type(value) is dict:
+            return encode(value)
+        return processor(value)
+
+    return text
 
 
 def _sqlite_utc_text(value: datetime | None) -> str | None:
@@ -241,17 +296,19 @@ def _sqlite_utc_text(value: datetime | None) -> str | None:
 
 
 @lru_cache(maxsize=512)
-def _sqlite_select_sql(dialect: Any, table: sa.Table) -> str:
+def _sqlite_select_sql(dialect: Any, table: sa.Table, names: tuple[str, ...]) -> str:
     quote = dialect.identifier_preparer.quote
     return (
-        f"SELECT {', '.join(quote(c.name) for c in table.columns)} "
+        f"SELECT {', '.join(quote(c) for c in names)} "
         f"FROM {dialect.identifier_preparer.format_table(table)}"
     )
 
 
 @lru_cache(maxsize=512)
-def _result_processors(dialect: Any, table: sa.Table) -> tuple[Processor, ...]:
-    return tuple(_result_processor(dialect, column.type) for column in table.columns)
+def _result_processors(
+    dialect: Any, table: sa.Table, names: tuple[str, ...]
+) -> tuple[Processor, ...]:
+    return tuple(_result_processor(dialect, table.c[c].type) for c in names)
 
 
 def _result_processor(dialect: Any, column_type: Any) -> Processor:
@@ -297,6 +354,14 @@ _NO_OFFSET = timedelta(0)
 _NAIVE_TEXT_LENGTH = len("2026-04-01 09:00:00.000000")
 _JST = timezone(timedelta(hours=9))
 _SAMPLE_JSON = ['{"k": [1, 2.5, true, null, "\\u00e9\u6e2f"]}', "[]", "null", None, "[2e400]", 3]
+_SAMPLE_JSON_VALUES: list[Any] = [
+    {"k": [1, 2.5, True, None, "\u00e9\u6e2f"]},
+    [],
+    {"a": {}},
+    None,
+    "x",
+    3,
+]
 _SAMPLE_MOMENTS = (datetime(2026, 4, 1, 9, 5, 7, 123, tzinfo=_JST), datetime(987, 1, 2, tzinfo=UTC))
 
 
@@ -307,14 +372,6 @@ def _sqlite_insert_sql(dialect: Any, table: sa.Table, columns: tuple[str, ...]) 
         f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "
         f"({', '.join(quote(c) for c in columns)}) VALUES ({', '.join('?' for _ in columns)})"
     )
-
-
-@lru_cache(maxsize=512)
-def _sqlite_update_sql(dialect: Any, table: sa.Table, columns: tuple[str, ...], key: str) -> str:
-    quote = dialect.identifier_preparer.quote
-    assignments = ", ".join(f"{quote(c)} = ?" for c in columns)
-    name = dialect.identifier_preparer.format_table(table)
-    return f"UPDATE {name} SET {assignments} WHERE {quote(key)} = ?"
 
 
 @lru_cache(maxsize=512)
@@ -425,6 +482,27 @@ def _pg_insert_new(
         + f" ON CONFLICT ({', '.join(quote(k) for k in keys)}) DO NOTHING"
         + f" RETURNING {quote(returning)}"
     )
+
+
+@lru_cache(maxsize=512)
+def _pg_update_each(
+    dialect: Any, table: sa.Table, shape: UpdateShape
+) -> tuple[Any, tuple[str, ...]]:
+    """The statement with each ``:name`` read from the batch's row arrays, and the names in
+    the order of the arrays."""
+    sets, where = _update_each_parts(dialect, shape)
+    names = tuple(dict.fromkeys(_PARAMETER.findall(f"{sets} {where}")))
+
+    def value(match: re.Match[str]) -> str:
+        return _pg_column(dialect, table.c[match[1]], names.index(match[1]))
+
+    name = dialect.identifier_preparer.format_table(table)
+    sql = (
+        f"UPDATE {name} SET {_PARAMETER.sub(value, sets)}"
+        " FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS r"
+        f" WHERE {_PARAMETER.sub(value, where)}"
+    )
+    return sa.text(sql), names
 
 
 def update_where(

@@ -21,9 +21,10 @@ from shared.projections.writes import (
     same_value,
     sqlite_table_rows,
     stored_rows,
+    update_each,
+    update_rows,
     update_where,
     upsert,
-    upsert_changes,
 )
 
 metadata = sa.MetaData()
@@ -285,37 +286,103 @@ def note(note_id: str, count: int, tags: object) -> dict[str, object]:
     return {"note_id": note_id, "ward": "nerima", "count": count, "tags": tags, "listed": False}
 
 
-async def test_upsert_changes_stores_what_a_plain_insert_of_the_final_rows_stores(
+def raw_notes(write: Callable[[sa.Connection], object]) -> Callable[[sa.Connection], Any]:
+    """The notes as stored (driver values) after ``write`` on an empty table."""
+
+    def apply(c: sa.Connection) -> list[Any]:
+        c.execute(sa.delete(notes))
+        write(c)
+        return [tuple(r) for r in c.execute(sa.text("SELECT * FROM write_notes ORDER BY note_id"))]
+
+    return apply
+
+
+async def test_update_rows_stores_what_plain_updates_store(database: Database) -> None:
+    await database.create_all(metadata)
+    first = [{**note(n, i, [1, "x"]), "seen_at": AT} for i, n in enumerate("abcd")]
+    changes: list[dict[str, Any]] = [
+        {"note_id": "d", "listed": True, "seen_at": None},
+        {"note_id": "a", "tags": [True, {"新": None}]},
+        {
+            "note_id": "b",
+            "count": 5,
+            "ward": "ota",
+            "seen_at": datetime(2026, 4, 1, 18, tzinfo=JST),
+        },
+        {"note_id": "missing", "tags": []},
+        {"note_id": "c", "tags": ["値"]},
+    ]
+
+    def plain(c: sa.Connection) -> None:
+        insert_rows(c, notes, first)
+        for change in changes:
+            values = {k: v for k, v in change.items() if k != "note_id"}
+            c.execute(sa.update(notes).where(notes.c.note_id == change["note_id"]).values(values))
+
+    def batched(c: sa.Connection) -> None:
+        insert_rows(c, notes, first)
+        update_rows(c, notes, changes, key="note_id")
+
+    assert await database.write(raw_notes(batched)) == await database.write(raw_notes(plain))
+    by_ward = sa.select(notes.c.note_id).where(notes.c.ward == "ota")
+    assert await database.read(lambda c: c.execute(by_ward).scalars().all()) == ["b"]
+
+
+async def test_update_each_sets_expressions_of_stored_and_given_values(
     database: Database,
 ) -> None:
     await database.create_all(metadata)
-    first = [{**note(n, i, [1, "x"]), "seen_at": AT} for i, n in enumerate("abcd")]
-    final = [
-        {**first[0], "tags": [True, "x"]},  # 1 → True is a change, though 1 == True
-        {**first[1], "count": 5, "ward": "ota", "seen_at": datetime(2026, 4, 1, 18, tzinfo=JST)},
-        {**first[2], "seen_at": AT.astimezone(JST)},  # the same moment: nothing to write
-        {**first[3], "listed": True, "seen_at": None},
-        {**note("e", 9, {"新": None}), "seen_at": AT},
+    first = [{**note(n, i, []), "seen_at": AT} for i, n in enumerate("abc")]
+    later = datetime(2026, 4, 2, 18, tzinfo=JST)
+    rows = [
+        {"note_id": "c", "count": 1, "ward": None, "seen_at": later},  # not newer: left alone
+        {"note_id": "a", "count": 7, "ward": "ota", "seen_at": None},
+        {"note_id": "b", "count": 9, "ward": None, "seen_at": later},
     ]
-    raw = sa.text("SELECT * FROM write_notes ORDER BY note_id")
+    assignments = {
+        "ward": "COALESCE(:ward, ward)",
+        "listed": "(COALESCE(:ward, ward) = 'ota' AND NOT listed)",
+        "count": ":count + count",  # the stored count, as it was before this update
+        "seen_at": "COALESCE(:seen_at, seen_at)",
+    }
 
-    def stored_after(write: Callable[[sa.Connection], object]) -> Callable[[sa.Connection], Any]:
-        def apply(c: sa.Connection) -> list[Any]:
-            c.execute(sa.delete(notes))
-            write(c)
-            return [tuple(r) for r in c.execute(raw)]
-
-        return apply
-
-    def changes(c: sa.Connection) -> None:
+    def write(c: sa.Connection) -> list[dict[str, Any]]:
+        c.execute(sa.delete(notes))
         insert_rows(c, notes, first)
-        stored = {r["note_id"]: r for r in stored_rows(c, notes, "note_id", list("abcde"))}
-        upsert_changes(c, notes, final, key="note_id", stored=stored)
+        update_each(
+            c, notes, rows, key="note_id", assignments=assignments, condition="count < :count"
+        )
+        return [dict(r) for r in c.execute(sa.select(notes).order_by(notes.c.note_id)).mappings()]
 
-    plain = await database.write(stored_after(lambda c: c.execute(sa.insert(notes), final)))
-    assert await database.write(stored_after(changes)) == plain
-    by_ward = sa.select(notes.c.note_id).where(notes.c.ward == "ota")
-    assert await database.read(lambda c: c.execute(by_ward).scalars().all()) == ["b"]
+    stored = await database.write(write)
+    assert [(r["ward"], r["listed"], r["count"], r["seen_at"]) for r in stored] == [
+        ("ota", True, 7, AT),
+        ("nerima", False, 10, later),
+        ("nerima", False, 2, AT),
+    ]
+
+
+async def test_update_each_refuses_a_key_twice(database: Database) -> None:
+    await database.create_all(metadata)
+    twice = [{"note_id": "a", "count": 1}, {"note_id": "a", "count": 2}]
+    with pytest.raises(ValueError, match="share a note_id"):
+        await database.write(
+            lambda c: update_each(c, notes, twice, key="note_id", assignments={"count": ":count"})
+        )
+
+
+async def test_stored_rows_read_chosen_columns_as_a_plain_select(database: Database) -> None:
+    await database.create_all(metadata)
+    rows = [{**note(n, i, {"k": [i]}), "seen_at": AT.astimezone(JST)} for i, n in enumerate("ab")]
+    await database.write(raw_notes(lambda c: insert_rows(c, notes, rows)))
+    columns = ["seen_at", "note_id", "tags"]
+    plain = sa.select(*(notes.c[c] for c in columns)).order_by(notes.c.note_id)
+    expected = await database.read(lambda c: [dict(r) for r in c.execute(plain).mappings()])
+    read = await database.read(
+        lambda c: stored_rows(c, notes, "note_id", ["b", "a"], columns=columns)
+    )
+    assert sorted(read, key=itemgetter("note_id")) == expected
+    assert all(list(r) == columns for r in read)
 
 
 def test_same_value_tells_apart_what_python_takes_as_equal() -> None:
