@@ -4,24 +4,35 @@ A log of registry events shaped like the service's own (a ward onboarded, then p
 registered, verified, profile updated, an activity announced) is written to an audit SQLite
 file with a signed checkpoint per 1,000 events, then replayed by `shared.audit.replay` through
 the registry's projection. Each replay runs in a fresh process so that its peak RSS is its own.
+
+A mixed log (registry events and fund donations decided by the fund's own functions, in turn)
+is replayed into the registry's and the fund's read models, in one process and in one process
+per service; there the CPU and peak RSS of the replay processes are reported too.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.util
+import os
 import resource
 import tempfile
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from rich.console import Console
 
+from services.fund.commands import ReceiveDonation
+from services.fund.donations import decide_donation, receipt_fiscal_year, with_receipt
+from services.fund.projections import projection as fund_projection
 from services.registry.app import SPEC as REGISTRY_SPEC
 from services.registry.commands import OnboardWard
 from services.registry.policy import builtin_pack
@@ -29,7 +40,7 @@ from services.registry.wards import decide_onboard
 from shared.audit.checkpoint import issue_checkpoint, origin_for_ward
 from shared.audit.log import AuditLog
 from shared.audit.note import Signer
-from shared.audit.replay import replay_log
+from shared.audit.parallel import replay
 from shared.audit.sources import log_from_database
 from shared.audit.sql import SqlLogStore, create_audit_tables
 from shared.db import create_sync_engine
@@ -41,6 +52,8 @@ WARD = "nerima"
 PREFIX = "kyodo.example/audit"
 BATCH = 1000
 START = datetime(2026, 4, 1, 0, 0, tzinfo=UTC)
+DONATION_AFTER = 4
+"""Registry events between two donations in the mixed log."""
 
 
 def registry_events(count: int, *, phased: bool = False) -> Iterator[dict[str, Any]]:
@@ -125,12 +138,52 @@ def _envelope(
     }
 
 
-def write_audit_log(path: Path, signer: Signer, count: int, *, phased: bool) -> None:
+def donation_events(count: int) -> Iterator[dict[str, Any]]:
+    """``count`` fund donations (general, from people), as the fund decides and numbers them."""
+    for number in range(count):
+        donation_id = str(uuid.UUID(int=2**64 + number))
+        command = ReceiveDonation.model_validate(
+            {
+                "ward": WARD,
+                "donation_id": donation_id,
+                "amount_yen": 1000 + number % 50 * 100,
+                "received_on": "2026-04-02",
+                "designation": {"kind": "general"},
+                "donor": {
+                    "kind": "person",
+                    "name": "山田 花子",
+                    "address": "東京都練馬区",
+                    "publish_name": number % 2 == 0,
+                },
+            }
+        )
+        received = decide_donation(command)
+        data = with_receipt(WARD, receipt_fiscal_year(command))(received.data, number + 1)
+        envelope = _envelope(number, f"donation-{donation_id}", 1, received.event_type, data)
+        yield {**envelope, "event_id": str(uuid.UUID(int=2**101 + number))}
+
+
+def mixed_events(count: int) -> Iterator[dict[str, Any]]:
+    """Registry events (phased) with a fund donation after every ``DONATION_AFTER``; each
+    service's events keep their own store's positions. A donation costs the fund's read model
+    several times what a registry event costs the registry's: this mix gives the two replay
+    processes about as much work each."""
+    donations = count // (DONATION_AFTER + 1)
+    registry = registry_events(count - donations, phased=True)
+    fund = donation_events(donations)
+    for number, envelope in enumerate(registry):
+        yield envelope
+        if number % DONATION_AFTER == DONATION_AFTER - 1:
+            yield from islice(fund, 1)
+    yield from fund
+
+
+def write_audit_log(path: Path, signer: Signer, envelopes: Iterator[dict[str, Any]]) -> None:
     engine = create_sync_engine(f"sqlite:///{path}")
     with engine.begin() as connection:
         create_audit_tables(connection)
     batch: list[dict[str, Any]] = []
-    for envelope in registry_events(count, phased=phased):
+    for envelope in envelopes:
         batch.append(envelope)
         if len(batch) == BATCH:
             _append(engine, signer, batch)
@@ -176,23 +229,58 @@ SPECS = {
     "counting": ServiceSpec(
         name="counting", title="counting", projections=[CountingProjection()], consumes=["registry"]
     ),
+    "fund": ServiceSpec(
+        name="fund",
+        title="fund",
+        projections=[fund_projection],
+        consumes=["registry", "proposals", "fund"],
+    ),
 }
+MIXED = ("fund", "registry")
+PEAKS = "KYODO_BENCH_PEAKS"
+"""Where each replay process of a parallel replay writes its peak RSS as it exits."""
+
+
+def bench_specs() -> dict[str, ServiceSpec]:
+    """The specs, as each replay process of a parallel replay finds them again; the process
+    writes its own peak RSS when it exits (getrusage would give the parent's)."""
+    peaks = os.environ.get(PEAKS)
+    if peaks:
+        multiprocessing.util.Finalize(None, _write_peak, args=(Path(peaks),), exitpriority=0)
+    return SPECS
+
+
+def _write_peak(peaks: Path) -> None:
+    (peaks / str(os.getpid())).write_text(str(peak_rss_kib()))
 
 
 def replay_in_this_process(
-    audit_path: str, key: str, target: str, spec: str
-) -> tuple[int, float, float, int]:
-    """(events applied, seconds, CPU seconds, peak RSS in KiB) of one replay."""
+    audit_path: str, key: str, target: str, specs: tuple[str, ...], processes: int
+) -> tuple[int, float, float, int, int]:
+    """(events applied, seconds, CPU seconds of every process, peak RSS in KiB of this
+    process and the largest of its replay processes) of one replay."""
     import asyncio
 
     engine = create_sync_engine(f"sqlite:///{audit_path}", writer=False)
     verifier = Signer.from_key_string(key).verifier()
     log = log_from_database(engine, WARD, [verifier], PREFIX)
-    cpu_began = time.process_time()
-    result = asyncio.run(replay_log(log, {spec: SPECS[spec]}, Path(target)))
-    cpu = time.process_time() - cpu_began
+    chosen = {name: SPECS[name] for name in specs}
+    peaks = Path(target) / "peaks"
+    peaks.mkdir(parents=True)
+    os.environ[PEAKS] = str(peaks)
+    cpu_began = time.process_time() + children_cpu()
+    result = asyncio.run(
+        replay(log, chosen, Path(target), load_specs=bench_specs, processes=processes)
+    )
+    cpu = time.process_time() + children_cpu() - cpu_began
     engine.dispose()
-    return result.applied, result.seconds, cpu, peak_rss_kib()
+    children = max((int(path.read_text()) for path in peaks.iterdir()), default=0)
+    return result.applied, result.seconds, cpu, peak_rss_kib(), children
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def peak_rss_kib() -> int:
@@ -204,49 +292,73 @@ def peak_rss_kib() -> int:
 
 
 def measure(
-    count: int, workdir: Path, signer: Signer, *, phased: bool, spec: str
-) -> tuple[int, float, float, int]:
-    name = f"{count}-{'phased' if phased else 'interleaved'}"
-    audit_path = workdir / f"audit-{name}.sqlite3"
+    log: str, count: int, workdir: Path, signer: Signer, specs: tuple[str, ...], processes: int
+) -> tuple[int, float, float, int, int]:
+    audit_path = workdir / f"audit-{count}-{log}.sqlite3"
     if not audit_path.exists():
-        write_audit_log(audit_path, signer, count, phased=phased)
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(1) as pool:
-        target = str(workdir / f"replay-{name}-{spec}")
-        arguments = (str(audit_path), signer.key_string(), target, spec)
-        return pool.apply(replay_in_this_process, arguments)
+        write_audit_log(audit_path, signer, LOGS[log](count))
+    # A process pool's workers may start processes of their own (multiprocessing.Pool's may not).
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        target = str(workdir / f"replay-{count}-{log}-{'-'.join(specs)}-{processes}-{time.time()}")
+        arguments = (str(audit_path), signer.key_string(), target, specs, processes)
+        return pool.submit(replay_in_this_process, *arguments).result()
 
 
+LOGS = {
+    "phased": lambda count: registry_events(count, phased=True),
+    "interleaved": lambda count: registry_events(count, phased=False),
+    "mixed": mixed_events,
+}
 RUNS = (
-    (20_000, True, "counting"),
-    (80_000, True, "counting"),
-    (20_000, True, "registry"),
-    (80_000, True, "registry"),
-    (8_000, False, "registry"),
+    ("phased", 20_000, ("counting",), 1),
+    ("phased", 80_000, ("counting",), 1),
+    ("phased", 20_000, ("registry",), 1),
+    ("phased", 80_000, ("registry",), 1),
+    ("interleaved", 8_000, ("registry",), 1),
+    ("mixed", 80_000, MIXED, 2),
+    ("mixed", 80_000, MIXED, 1),
+    ("mixed", 80_000, MIXED, 2),
+    ("mixed", 80_000, MIXED, 1),
 )
+"""(log, events, read models, processes); the mixed runs alternate between the two ways."""
 
 
 def run(
-    console: Console, runs: tuple[tuple[int, bool, str], ...] = RUNS
+    console: Console, runs: tuple[tuple[str, int, tuple[str, ...], int], ...] = RUNS
 ) -> list[tuple[str, str, str]]:
     signer = Signer.generate(PREFIX)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for count, phased, spec in runs:
-            order = "phased" if phased else "interleaved"
-            console.print(f"replaying {count:,} registry events ({order}) into {spec}…")
-            applied, seconds, cpu, peak_kib = measure(
-                count, Path(tmp), signer, phased=phased, spec=spec
-            )
-            rows.append(
-                (
-                    f"replay {applied:,} registry events ({order}) into the {spec} read model",
-                    f"{applied / seconds:,.0f} events/s",
-                    f"from the audit SQLite file, root checked; {cpu / applied * 1e6:.0f} µs CPU "
-                    f"per event; replay process peak RSS {peak_kib / 1024:.0f} MiB",
-                )
-            )
+        for log, count, specs, processes in runs:
+            into = " and ".join(specs)
+            console.print(f"replaying {count:,} {log} events into {into} in {processes}…")
+            figures = measure(log, count, Path(tmp), signer, specs, processes)
+            rows.append(_row(log, specs, processes, *figures))
     return rows
+
+
+def _row(
+    log: str,
+    specs: tuple[str, ...],
+    processes: int,
+    applied: int,
+    seconds: float,
+    cpu: float,
+    peak_kib: int,
+    children_peak_kib: int,
+) -> tuple[str, str, str]:
+    events = "mixed events (registry, fund)" if log == "mixed" else f"registry events ({log})"
+    where = f"the {' and '.join(specs)} read model{'s' if len(specs) > 1 else ''}"
+    how = f" in {processes} process{'es' if processes > 1 else ''}" if log == "mixed" else ""
+    memory = f"replay process peak RSS {peak_kib / 1024:.0f} MiB"
+    if children_peak_kib:
+        memory += f", each of its replay processes at most {children_peak_kib / 1024:.0f} MiB"
+    return (
+        f"replay {applied:,} {events} into {where}{how}",
+        f"{applied / seconds:,.0f} events/s",
+        f"from the audit SQLite file, root checked; {cpu / applied * 1e6:.0f} µs CPU "
+        f"per event; {memory}",
+    )
 
 
 if __name__ == "__main__":

@@ -44,6 +44,9 @@ garbage, and each collection still walks the chunk being parsed."""
 LeafSource = Callable[[], Iterator[bytes]]
 Progress = Callable[[int, int], None]
 """Called with (leaves read, leaves to read)."""
+Pick = Callable[[list[bytes]], tuple[list[EventEnvelope], int]]
+"""Of a chunk of leaves inside the selected size: the envelopes to apply, and how many events
+of the chunk count as applied."""
 
 
 class ReplayError(AuditError):
@@ -58,6 +61,9 @@ class SignedLog:
     ward: str
     checkpoint: Checkpoint
     leaves: LeafSource
+    portable: LeafSource | None = None
+    """The same leaves from a picklable description of where they are (a database or an
+    export), which another process can read again; None when there is none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,28 +109,44 @@ async def replay_log(
     *,
     batch: int = DEFAULT_BATCH,
 ) -> ReplayResult:
-    """Rebuild the read models of ``specs`` from ``log`` into ``target`` (one file each)."""
+    """Rebuild the read models of ``specs`` from ``log`` into ``target`` (one file each), in
+    this process."""
     started = time.perf_counter()
     signed = log.checkpoint.tree_size
-    limit = _limit(selection, signed)
+    limit = selected_size(selection, signed)
+    pick = every_leaf(log.ward, selection.until)
+    services, applied = await replay_services(log, specs, target, limit, pick, batch, progress)
+    return ReplayResult(log.ward, signed, applied, services, time.perf_counter() - started)
+
+
+async def replay_services(
+    log: SignedLog,
+    specs: Mapping[str, ServiceSpec],
+    target: Path,
+    limit: int,
+    pick: Pick,
+    batch: int,
+    progress: Progress | None,
+) -> tuple[list[ServiceReplay], int]:
+    """The replays of ``specs`` (by name) that have projections, and the events applied."""
     replayers = [_ServiceReplayer(n, s, target) for n, s in sorted(specs.items()) if s.projections]
     try:
         for replayer in replayers:
             await replayer.start()
         with fewer_collections(GC_THRESHOLD):
-            applied = await _feed(log, replayers, limit, selection.until, batch, progress)
+            applied = await _feed(log, replayers, limit, pick, batch, progress)
         services = [await replayer.result(log.ward) for replayer in replayers]
     finally:
         for replayer in replayers:
             replayer.database.dispose()
-    return ReplayResult(log.ward, signed, applied, services, time.perf_counter() - started)
+    return services, applied
 
 
 async def _feed(
     log: SignedLog,
     replayers: Sequence[_ServiceReplayer],
     limit: int,
-    until: datetime | None,
+    pick: Pick,
     batch: int,
     progress: Progress | None,
 ) -> int:
@@ -138,13 +160,13 @@ async def _feed(
         for number, chunk in enumerate(_chunks(islice(log.leaves(), signed), batch)):
             start = tree.size
             tree.extend(leaf_hashes(chunk))
-            envelopes = _envelopes(log.ward, chunk[: max(0, limit - start)], until)
+            envelopes, counted = pick(chunk[: max(0, limit - start)])
             if in_flight is not None:
                 await in_flight
                 if number % COLLECT_EVERY == 0:
                     gc.collect()  # the applied chunks' garbage, while the next one waits
             in_flight = asyncio.ensure_future(_apply(replayers, envelopes))
-            applied += len(envelopes)
+            applied += counted
             if progress:
                 progress(tree.size, signed)
     finally:
@@ -159,8 +181,20 @@ async def _apply(replayers: Sequence[_ServiceReplayer], envelopes: list[EventEnv
         await replayer.apply(envelopes)
 
 
-def _envelopes(ward: str, leaves: list[bytes], until: datetime | None) -> list[EventEnvelope]:
-    envelopes = list(map(EventEnvelope.from_json, leaves))
+def every_leaf(ward: str, until: datetime | None) -> Pick:
+    """Every leaf parsed, and every selected event counted."""
+
+    def pick(leaves: list[bytes]) -> tuple[list[EventEnvelope], int]:
+        envelopes = selected_envelopes(ward, list(map(EventEnvelope.from_json, leaves)), until)
+        return envelopes, len(envelopes)
+
+    return pick
+
+
+def selected_envelopes(
+    ward: str, envelopes: list[EventEnvelope], until: datetime | None
+) -> list[EventEnvelope]:
+    """The envelopes recorded by ``until``; ReplayError on one of another ward."""
     for envelope in envelopes:
         if envelope.ward != ward:
             wrong = f"event {envelope.event_id} of ward {envelope.ward!r}"
@@ -204,7 +238,7 @@ def fewer_collections(threshold: int) -> Iterator[None]:
         gc.unfreeze()
 
 
-def _limit(selection: Selection, signed: int) -> int:
+def selected_size(selection: Selection, signed: int) -> int:
     if selection.size is None:
         return signed
     if not 0 <= selection.size <= signed:
@@ -222,10 +256,7 @@ class _ServiceReplayer:
 
     def __init__(self, name: str, spec: ServiceSpec, target: Path) -> None:
         self.name = name
-        target.mkdir(parents=True, exist_ok=True)
-        self.path = target / f"{name}.sqlite3"
-        if self.path.exists():
-            raise ReplayError(f"{self.path} exists: replay needs a fresh database")
+        self.path = fresh_database_path(target, name)
         self.database = Database(f"sqlite:///{self.path}")
         self.projection = CompositeProjection(name, spec.projections)
         self.runner = ProjectionRunner(self.database, self.projection)
@@ -247,6 +278,14 @@ class _ServiceReplayer:
         digests = await self.database.read(lambda c: table_digests(c, self.tables, ward))
         positions = await self.database.read(lambda c: read_positions(c, self.name, ward))
         return ServiceReplay(self.name, self.path, self.events, digests, positions)
+
+
+def fresh_database_path(target: Path, name: str) -> Path:
+    target.mkdir(parents=True, exist_ok=True)
+    path = target / f"{name}.sqlite3"
+    if path.exists():
+        raise ReplayError(f"{path} exists: replay needs a fresh database")
+    return path
 
 
 def read_positions(connection: sa.Connection, projection: str, ward: str) -> dict[str, int]:

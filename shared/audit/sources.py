@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -30,6 +31,10 @@ class LogNotFound(AuditError):
     """There is no audit database, or the ward has no signed checkpoint in it."""
 
 
+def audit_schema(settings: Settings) -> str | None:
+    return settings.schema_for(AUDIT_SERVICE)
+
+
 def audit_engine(settings: Settings) -> sa.Engine:
     """A read-only engine on the audit service's database; LogNotFound when there is none."""
     url = settings.database_url_for(AUDIT_SERVICE)
@@ -37,7 +42,7 @@ def audit_engine(settings: Settings) -> sa.Engine:
         path = Path(sa.make_url(url).database or "")
         if not path.is_file():
             raise LogNotFound(f"no audit database at {path}")
-    return create_sync_engine(url, schema=settings.schema_for(AUDIT_SERVICE), writer=False)
+    return create_sync_engine(url, schema=audit_schema(settings), writer=False)
 
 
 def snapshot(connection: sa.Connection) -> sa.Connection:
@@ -47,9 +52,44 @@ def snapshot(connection: sa.Connection) -> sa.Connection:
     return connection
 
 
+@dataclass(frozen=True, slots=True)
+class DatabaseLeaves:
+    """A ward's first ``size`` leaves in an audit database, read through an engine of its own
+    (picklable, so that another process can read them)."""
+
+    url: str
+    schema: str | None
+    ward: str
+    size: int
+
+    def __call__(self) -> Iterator[bytes]:
+        engine = create_sync_engine(self.url, schema=self.schema, writer=False)
+        try:
+            with engine.connect() as connection:
+                yield from SqlLogStore(connection, self.ward).leaves(0, self.size)
+        finally:
+            engine.dispose()
+
+
+@dataclass(frozen=True, slots=True)
+class ExportLeaves:
+    """The leaves of an export directory (picklable)."""
+
+    directory: Path
+
+    def __call__(self) -> Iterator[bytes]:
+        return iter_leaves(self.directory)
+
+
 def log_from_database(
-    engine: sa.Engine, ward: str, verifiers: Sequence[Verifier], origin_prefix: str
+    engine: sa.Engine,
+    ward: str,
+    verifiers: Sequence[Verifier],
+    origin_prefix: str,
+    *,
+    schema: str | None = None,
 ) -> SignedLog:
+    """The ward's log in the database of ``engine``, whose tables are in ``schema`` (PostgreSQL)."""
     with engine.connect() as connection:
         latest = SqlLogStore(connection, ward).latest_checkpoint()
     if latest is None:
@@ -60,7 +100,9 @@ def log_from_database(
         with engine.connect() as connection:
             yield from SqlLogStore(connection, ward).leaves(0, checkpoint.tree_size)
 
-    return SignedLog(ward, checkpoint, leaves)
+    url = engine.url.render_as_string(hide_password=False)
+    portable = DatabaseLeaves(url, schema, ward, checkpoint.tree_size)
+    return SignedLog(ward, checkpoint, leaves, portable)
 
 
 def log_from_export(directory: Path, verifiers: Sequence[Verifier]) -> SignedLog:
@@ -74,7 +116,8 @@ def log_from_export(directory: Path, verifiers: Sequence[Verifier]) -> SignedLog
         raise ReplayError(f"the export in {directory} has no checkpoint")
     heads = [verified_checkpoint(note, verifiers, manifest.origin) for _name, note in notes]
     latest = max(heads, key=lambda head: head.tree_size)
-    return SignedLog(manifest.ward, latest, lambda: iter_leaves(directory))
+    leaves = ExportLeaves(directory)
+    return SignedLog(manifest.ward, latest, leaves, leaves)
 
 
 def export_ward(settings: Settings, ward: str, directory: Path) -> Manifest:

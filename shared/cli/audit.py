@@ -20,7 +20,7 @@ from shared.audit.note import Verifier
 from shared.settings import Settings
 
 if TYPE_CHECKING:
-    from shared.audit.replay import ReplayResult, Selection
+    from shared.audit.replay import ReplayResult, Selection, SignedLog
     from shared.service import ServiceSpec
 
 T = TypeVar("T")
@@ -103,6 +103,10 @@ def replay_command(
         Path | None, typer.Option(help="Keep the rebuilt databases in this directory")
     ] = None,
     key: Keys = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(min=1, help="Replay processes (1: in this one); default: one per CPU"),
+    ] = None,
 ) -> None:
     """Rebuild every service's read models from the audit log alone; print a digest each."""
     from shared.audit.replay import Selection
@@ -116,9 +120,10 @@ def replay_command(
     for name, error in discovered.unavailable.items():
         console.print(f"[yellow]Service {name} cannot be loaded ({error}); not replayed.[/]")
     specs = discovered.specs
+    verifiers = _verifiers(key)
     with _target(into) as target:
         result = _or_exit(
-            lambda: _replay(settings, ward, export, _verifiers(key), specs, target, selection)
+            lambda: _replay(settings, ward, export, verifiers, specs, target, selection, processes)
         )
     _print_replay(result)
     if compare and not _print_comparison(settings, specs, result):
@@ -133,11 +138,28 @@ def _replay(
     specs: Mapping[str, ServiceSpec],
     target: Path,
     selection: Selection,
+    processes: int | None,
 ) -> ReplayResult:
     from shared.audit.export import read_verifier_keys
     from shared.audit.keys import trusted_verifiers
-    from shared.audit.replay import ReplayError, replay_log
-    from shared.audit.sources import audit_engine, log_from_database, log_from_export
+    from shared.audit.parallel import replay
+    from shared.audit.replay import ReplayError
+    from shared.audit.sources import audit_engine, audit_schema, log_from_database, log_from_export
+    from shared.cli.discovery import discovered_specs
+
+    def run(log: SignedLog) -> ReplayResult:
+        """In one process per CPU, each finding its services' specs again by discovery."""
+        return _run_replay(
+            lambda advance: replay(
+                log,
+                specs,
+                target,
+                selection,
+                advance,
+                load_specs=discovered_specs,
+                processes=processes,
+            )
+        )
 
     if export is not None:
         if verifiers is None:
@@ -145,12 +167,12 @@ def _replay(
         log = log_from_export(export, verifiers or read_verifier_keys(export))
         if log.ward != ward:
             raise ReplayError(f"the export holds the log of {log.ward!r}, not {ward!r}")
-        return _run_replay(lambda advance: replay_log(log, specs, target, selection, advance))
+        return run(log)
     engine = audit_engine(settings)
     try:
         keys = verifiers or trusted_verifiers(settings)
-        log = log_from_database(engine, ward, keys, settings.audit_origin_prefix)
-        return _run_replay(lambda advance: replay_log(log, specs, target, selection, advance))
+        prefix = settings.audit_origin_prefix
+        return run(log_from_database(engine, ward, keys, prefix, schema=audit_schema(settings)))
     finally:
         engine.dispose()
 

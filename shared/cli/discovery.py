@@ -54,3 +54,8 @@ def service_specs() -> DiscoveredSpecs:
         if isinstance(spec, ServiceSpec):
             specs[entry_point.name] = spec
     return DiscoveredSpecs(specs, unavailable)
+
+
+def discovered_specs() -> dict[str, ServiceSpec]:
+    """The specs ``service_specs`` finds: how a replay process finds them again."""
+    return service_specs().specs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -12,7 +13,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from shared.cli.discovery import available_services
+from shared.audit import parallel
+from shared.audit.keys import load_audit_keys
+from shared.audit.sources import audit_engine, audit_schema, log_from_database
+from shared.cli.discovery import available_services, discovered_specs
+from shared.settings import Settings
 from shared.testing.http import free_port
 from shared.testing.services import postgres_url, services_required, unique_name
 
@@ -62,10 +67,43 @@ def check_story(output: str) -> None:
     assert "every check passed" in output
 
 
+def check_replay_in_processes(settings: Settings, target: Path) -> None:
+    """The demo's log holds events of every service: replayed in one process and in several,
+    each service's read models, positions and event count come out the same."""
+    engine = audit_engine(settings)
+    keys = load_audit_keys(settings, create=False).verifiers
+    prefix, schema = settings.audit_origin_prefix, audit_schema(settings)
+    log = log_from_database(engine, "nerima", keys, prefix, schema=schema)
+    services = {json.loads(leaf)["event_type"].split(".")[0] for leaf in log.leaves()}
+    assert services == {"registry", "proposals", "fund", "evaluation"}
+    specs = discovered_specs()
+    outcomes = []
+    for processes in (1, 2):
+        result = asyncio.run(
+            parallel.replay(
+                log,
+                specs,
+                target / f"in-{processes}",
+                load_specs=discovered_specs,
+                processes=processes,
+            )
+        )
+        replayed = [(s.name, s.events, s.digests, s.positions) for s in result.services]
+        outcomes.append((result.applied, replayed))
+    engine.dispose()
+    assert outcomes[0] == outcomes[1]
+    applied, replayed = outcomes[0]
+    assert applied == log.checkpoint.tree_size
+    assert all(events > 0 for _name, events, _digests, _positions in replayed)
+
+
 def test_demo_tells_the_whole_story_on_sqlite(tmp_path: Path) -> None:
-    check_story(run_demo(tmp_path, {}))
+    check_story(run_demo(tmp_path / "data", {}))
+    check_replay_in_processes(Settings(data_dir=tmp_path / "data"), tmp_path / "replays")
 
 
 @pytest.mark.postgres
 def test_demo_tells_the_whole_story_on_postgres(tmp_path: Path, postgres_database: str) -> None:
-    check_story(run_demo(tmp_path, {"KYODO_DATABASE_URL": postgres_database}))
+    check_story(run_demo(tmp_path / "data", {"KYODO_DATABASE_URL": postgres_database}))
+    settings = Settings(data_dir=tmp_path / "data", database_url=postgres_database)
+    check_replay_in_processes(settings, tmp_path / "replays")

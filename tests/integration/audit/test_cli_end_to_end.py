@@ -294,6 +294,21 @@ async def test_replayed_digests_equal_the_live_ones(
     assert all(row.matches for row in compare(replayed, live))
 
 
+def test_replay_in_one_process_prints_the_digests_of_replay_in_several(
+    audited: AuditedPlatform,
+) -> None:
+    """Discovery finds three services with read models: by default they are replayed in
+    processes of their own, which find their specs again by discovery."""
+    code, alone = kyodo(audited, "audit", "replay", "--ward", WARD, "--processes", "1")
+    assert code == 0, alone
+    code, shared = kyodo(audited, "audit", "replay", "--ward", WARD)
+    assert code == 0, shared
+    digests = alone[: alone.index("events applied")]
+    assert digests == shared[: shared.index("events applied")]
+    for service in ("evaluation", "proposals", "registry"):
+        assert f"{service} {service}_" in digests
+
+
 def test_replay_of_a_prefix_differs_from_live(audited: AuditedPlatform) -> None:
     code, output = kyodo(audited, "audit", "replay", "--ward", WARD, "--size", "5", "--compare")
     assert code == 1

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import gc
+import os
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from pydantic import ValidationError
 
+from shared.audit import parallel
 from shared.audit.digest import row_bytes, table_digest
 from shared.audit.export import export_log
 from shared.audit.note import Signer
 from shared.audit.projection import AuditProjection
-from shared.audit.replay import ReplayError, ReplayResult, Selection, replay_log
+from shared.audit.replay import ReplayError, ReplayResult, Selection, SignedLog, replay_log
 from shared.audit.sources import log_from_database, log_from_export
 from shared.audit.sql import SqlLogStore, leaves
 from shared.db import Database
@@ -97,13 +101,17 @@ async def test_two_replays_give_the_same_digests(
     assert other.services[0].digests["probe_counts"] != one.services[0].digests["probe_counts"]
 
 
+def exported_log(database: Database, signer: Signer, directory: Path) -> SignedLog:
+    with database.engine.connect() as connection:
+        store = SqlLogStore(connection, "nerima")
+        export_log(store, directory, origin=f"{PREFIX}/nerima", verifiers=[])
+    return log_from_export(directory, [signer.verifier()])
+
+
 async def test_an_export_replays_like_the_database(
     audit_database: Database, signer: Signer, tmp_path: Path
 ) -> None:
-    with audit_database.engine.connect() as connection:
-        store = SqlLogStore(connection, "nerima")
-        export_log(store, tmp_path / "export", origin=f"{PREFIX}/nerima", verifiers=[])
-    log = log_from_export(tmp_path / "export", [signer.verifier()])
+    log = exported_log(audit_database, signer, tmp_path / "export")
     from_export = await replay_log(log, {"probe": PROBE}, tmp_path / "from-export")
     from_database = await replay(audit_database, signer, tmp_path / "from-database")
     assert from_export.services[0].digests == from_database.services[0].digests
@@ -164,3 +172,177 @@ async def test_small_chunks_replay_alike_and_leave_the_collector_as_it_was(
     assert result.applied == EVENTS + 5
     assert probe_events(result) == EVENTS
     assert (gc.get_threshold(), gc.get_freeze_count()) == (threshold, 0)
+
+
+# --- replay in several processes ------------------------------------------------------------
+
+
+class OtherProbe(ProbeProjection):
+    def handles(self, event_type: str) -> bool:
+        return event_type.startswith("other.")
+
+
+class EveryProbe(ProbeProjection):
+    def handles(self, event_type: str) -> bool:
+        return True
+
+
+OTHER = ServiceSpec(name="other", title="other", projections=[OtherProbe()], consumes=["other"])
+IDLE = ServiceSpec(name="idle", title="idle", projections=[ProbeProjection()], consumes=["none"])
+EVERY = ServiceSpec(
+    name="every", title="every", projections=[EveryProbe()], consumes=["test", "other"]
+)
+SPECS = {spec.name: spec for spec in (PROBE, OTHER, IDLE, EVERY)}
+
+
+def probe_specs() -> dict[str, ServiceSpec]:
+    """Found again by each replay process (a module-level function pickles by name)."""
+    return SPECS
+
+
+def no_specs() -> dict[str, ServiceSpec]:
+    return {}
+
+
+def outcome(result: ReplayResult) -> tuple[object, ...]:
+    """Everything a replay rebuilt, but where its files are."""
+    services = [(s.name, s.events, s.digests, s.positions) for s in result.services]
+    return result.ward, result.signed_size, result.applied, services
+
+
+async def replay_both_ways(
+    log: SignedLog, names: tuple[str, ...], target: Path, selection: Selection
+) -> tuple[ReplayResult, ReplayResult]:
+    specs = {name: SPECS[name] for name in names}
+    alone = await parallel.replay(
+        log, specs, target / "one", selection, load_specs=probe_specs, processes=1, batch=4
+    )
+    shared = await parallel.replay(
+        log, specs, target / "two", selection, load_specs=probe_specs, processes=2, batch=4
+    )
+    return alone, shared
+
+
+def database_log(database: Database, signer: Signer) -> SignedLog:
+    return log_from_database(database.engine, "nerima", [signer.verifier()], PREFIX)
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [Selection(), Selection(size=7), Selection(until=START + timedelta(minutes=11, seconds=30))],
+)
+@pytest.mark.parametrize("names", [("other", "probe"), ("idle", "probe"), ("every", "probe")])
+async def test_processes_rebuild_exactly_what_one_process_does(
+    audit_database: Database,
+    signer: Signer,
+    tmp_path: Path,
+    names: tuple[str, ...],
+    selection: Selection,
+) -> None:
+    """With ``idle``, the other service's leaves are consumed by no process: the first parses
+    and counts them. With ``every``, the test service's leaves are parsed by both processes and
+    counted by the first. Either way ``applied`` counts every selected leaf once."""
+    log = database_log(audit_database, signer)
+    alone, shared = await replay_both_ways(log, names, tmp_path, selection)
+    assert outcome(shared) == outcome(alone)
+    assert [s.name for s in shared.services] == sorted(names)
+    assert all(s.database.parent == tmp_path / "two" for s in shared.services)
+    if selection == Selection():
+        assert shared.applied == EVENTS + 5
+        assert {s.name: s.events for s in shared.services}["probe"] == EVENTS
+
+
+async def test_processes_replay_an_export(
+    audit_database: Database, signer: Signer, tmp_path: Path
+) -> None:
+    log = exported_log(audit_database, signer, tmp_path / "export")
+    alone, shared = await replay_both_ways(log, ("other", "probe"), tmp_path, Selection())
+    assert outcome(shared) == outcome(alone)
+    assert shared.applied == EVENTS + 5
+
+
+def change_leaf(database: Database, index: int, old: bytes, new: bytes) -> None:
+    with database.engine.begin() as connection:
+        where = (leaves.c.ward == "nerima") & (leaves.c.leaf_index == index)
+        leaf = bytes(connection.execute(sa.select(leaves.c.leaf).where(where)).scalar_one())
+        assert old in leaf
+        connection.execute(sa.update(leaves).where(where).values(leaf=leaf.replace(old, new)))
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+async def test_processes_refuse_what_one_process_refuses(
+    audit_database: Database, signer: Signer, tmp_path: Path, processes: int
+) -> None:
+    """Leaf 27 is of a service that neither process replays; its owner still checks its ward."""
+    specs = {name: SPECS[name] for name in ("idle", "probe")}
+    change_leaf(audit_database, 27, b'"ward":"nerima"', b'"ward":"ota"')
+    log = database_log(audit_database, signer)
+    event_id = uuid.UUID(int=100 + 2 + 1)
+    wrong = f"event {event_id} of ward 'ota' is in the log of ward 'nerima'"
+    with pytest.raises(ReplayError, match=wrong):
+        await parallel.replay(
+            log, specs, tmp_path / "a", load_specs=probe_specs, processes=processes, batch=4
+        )
+    change_leaf(audit_database, 27, b'"ward":"ota"', b'"ward":"nerima"')
+    change_leaf(audit_database, 3, b'"n":3', b'"n":4')
+    with pytest.raises(ReplayError, match="do not reproduce the signed root"):
+        await parallel.replay(
+            log, specs, tmp_path / "b", load_specs=probe_specs, processes=processes
+        )
+
+
+@pytest.mark.parametrize("leaf", [b"not an envelope", b'{"event_type":7}', b"[]"])
+@pytest.mark.parametrize("processes", [1, 2])
+async def test_processes_fail_on_a_leaf_that_is_no_envelope_like_one_process(
+    audit_database: Database, signer: Signer, tmp_path: Path, processes: int, leaf: bytes
+) -> None:
+    """Leaf 27 was of a service no process replays; it is still parsed, and fails (before the
+    root, which it no longer reproduces, is checked)."""
+    with audit_database.engine.begin() as connection:
+        where = (leaves.c.ward == "nerima") & (leaves.c.leaf_index == 27)
+        connection.execute(sa.update(leaves).where(where).values(leaf=leaf))
+    log = database_log(audit_database, signer)
+    specs = {name: SPECS[name] for name in ("idle", "probe")}
+    with pytest.raises(ValidationError, match="EventEnvelope"):
+        await parallel.replay(log, specs, tmp_path, load_specs=probe_specs, processes=processes)
+
+
+async def test_processes_report_progress_up_to_the_signed_size(
+    audit_database: Database, signer: Signer, tmp_path: Path
+) -> None:
+    seen: list[tuple[int, int]] = []
+    log = database_log(audit_database, signer)
+    await parallel.replay(
+        log,
+        {name: SPECS[name] for name in ("other", "probe")},
+        tmp_path,
+        progress=lambda done, total: seen.append((done, total)),
+        load_specs=probe_specs,
+        processes=2,
+        batch=4,
+    )
+    assert seen[-1] == (EVENTS + 5, EVENTS + 5)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="several processes need several CPUs")
+async def test_one_process_replays_here_and_several_need_the_specs_found_again(
+    audit_database: Database, signer: Signer, tmp_path: Path
+) -> None:
+    log = database_log(audit_database, signer)
+    specs = {name: SPECS[name] for name in ("other", "probe")}
+    result = await parallel.replay(log, specs, tmp_path / "a", load_specs=no_specs, processes=1)
+    assert result.applied == EVENTS + 5
+    with pytest.raises(ReplayError, match="cannot load the service"):
+        await parallel.replay(log, specs, tmp_path / "b", load_specs=no_specs, processes=2)
+
+
+def test_services_are_dealt_round_robin_to_at_most_one_process_per_cpu() -> None:
+    assert parallel.service_groups(SPECS, 2) == [("every", "other"), ("idle", "probe")]
+    assert parallel.service_groups(SPECS, 3) == [("every", "probe"), ("idle",), ("other",)]
+    assert parallel.service_groups(SPECS, 8) == [("every",), ("idle",), ("other",), ("probe",)]
+    assert parallel.service_groups({"probe": PROBE}, 4) == [("probe",)]
+    assert parallel.service_groups({}, 4) == []
+    cpus = os.cpu_count() or 1
+    assert (parallel.process_count(None), parallel.process_count(cpus + 1)) == (cpus, cpus)
+    assert parallel.process_count(1) == 1

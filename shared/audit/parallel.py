@@ -1,0 +1,272 @@
+"""Replay in several processes: each replays a group of services from its own read of the log.
+
+Every process reads and hashes the whole log and checks the signed root, as a replay in one
+process does, but parses only the leaves its services consume. Each leaf also has one owner
+process (the first whose services consume its service, else the first), which parses it even
+when none of its services consume it and counts it as applied: so every selected leaf is still
+parsed, checked for its ward and counted exactly once. Each service sees the same chunks of
+the same events as in one process, so its read models, digests and positions are identical.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import queue
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing.synchronize import Event
+from pathlib import Path
+
+import orjson
+
+from shared.audit.replay import (
+    DEFAULT_BATCH,
+    Pick,
+    Progress,
+    ReplayError,
+    ReplayResult,
+    Selection,
+    ServiceReplay,
+    SignedLog,
+    fresh_database_path,
+    replay_log,
+    replay_services,
+    selected_envelopes,
+    selected_size,
+)
+from shared.events.envelope import EventEnvelope, service_of
+from shared.service import ServiceSpec
+
+SpecLoader = Callable[[], Mapping[str, ServiceSpec]]
+"""Finds the services' specs again in a fresh process: a module-level function (picklable)."""
+PROGRESS_EVERY = 0.1
+"""Seconds between two looks at the processes' progress."""
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """The leaves process ``index`` parses and counts, given what each process consumes."""
+
+    index: int
+    consumed: tuple[frozenset[str], ...]
+
+    def owner(self, service: str) -> int:
+        return next((i for i, sources in enumerate(self.consumed) if service in sources), 0)
+
+    def parses(self, service: str) -> bool:
+        return service in self.consumed[self.index] or self.owner(service) == self.index
+
+    def counts(self, service: str) -> bool:
+        return self.owner(service) == self.index
+
+
+@dataclass(frozen=True, slots=True)
+class GroupJob:
+    log: SignedLog
+    services: tuple[str, ...]
+    load_specs: SpecLoader
+    target: Path
+    selection: Selection
+    batch: int
+    share: Share
+
+
+@dataclass(frozen=True, slots=True)
+class GroupOutcome:
+    services: list[ServiceReplay]
+    applied: int
+
+
+class _Stopped(Exception):
+    """Another process of the replay failed; this one gave up."""
+
+
+async def replay(
+    log: SignedLog,
+    specs: Mapping[str, ServiceSpec],
+    target: Path,
+    selection: Selection | None = None,
+    progress: Progress | None = None,
+    *,
+    load_specs: SpecLoader | None = None,
+    processes: int | None = None,
+    batch: int = DEFAULT_BATCH,
+) -> ReplayResult:
+    """Like ``replay_log``, in up to ``processes`` processes (``process_count``) when two or
+    more services have projections, the log can be read again elsewhere and ``load_specs``
+    finds the specs there; in this process otherwise (``processes=1`` forces it)."""
+    selection = selection or Selection()
+    groups = service_groups(specs, process_count(processes))
+    if len(groups) < 2 or log.portable is None or load_specs is None:
+        return await replay_log(log, specs, target, selection, progress, batch=batch)
+    started = time.perf_counter()
+    signed = log.checkpoint.tree_size
+    selected_size(selection, signed)
+    for name in sorted(name for group in groups for name in group):
+        fresh_database_path(target, name)
+    jobs = _jobs(log, specs, groups, load_specs, target, selection, batch)
+    outcomes = await _run(jobs, signed, progress)
+    services = sorted((s for outcome in outcomes for s in outcome.services), key=_name)
+    applied = sum(outcome.applied for outcome in outcomes)
+    return ReplayResult(log.ward, signed, applied, services, time.perf_counter() - started)
+
+
+def process_count(processes: int | None) -> int:
+    """``processes`` (default: one per CPU), at most one per CPU."""
+    cpus = os.cpu_count() or 1
+    return min(processes or cpus, cpus)
+
+
+def service_groups(specs: Mapping[str, ServiceSpec], processes: int) -> list[tuple[str, ...]]:
+    """The services with projections, dealt round-robin by name to at most ``processes``."""
+    names = sorted(name for name, spec in specs.items() if spec.projections)
+    count = max(1, min(len(names), processes))
+    return [tuple(names[index::count]) for index in range(count) if names[index::count]]
+
+
+def _jobs(
+    log: SignedLog,
+    specs: Mapping[str, ServiceSpec],
+    groups: Sequence[tuple[str, ...]],
+    load_specs: SpecLoader,
+    target: Path,
+    selection: Selection,
+    batch: int,
+) -> list[GroupJob]:
+    consumed = tuple(frozenset(s for n in group for s in specs[n].consumes) for group in groups)
+    portable = SignedLog(log.ward, log.checkpoint, log.portable or log.leaves, log.portable)
+    return [
+        GroupJob(portable, group, load_specs, target, selection, batch, Share(index, consumed))
+        for index, group in enumerate(groups)
+    ]
+
+
+async def _run(
+    jobs: Sequence[GroupJob], signed: int, progress: Progress | None
+) -> list[GroupOutcome]:
+    context = multiprocessing.get_context("spawn")
+    reports: multiprocessing.Queue[tuple[int, int]] = context.Queue()
+    stop = context.Event()
+    with ProcessPoolExecutor(
+        len(jobs), mp_context=context, initializer=_remember, initargs=(reports, stop)
+    ) as pool:
+        loop = asyncio.get_running_loop()
+        futures = [loop.run_in_executor(pool, replay_group, job) for job in jobs]
+        await _follow(futures, reports, stop, signed, progress)
+    failures = [error for future in futures if (error := _failure(future)) is not None]
+    if failures:
+        raise failures[0]
+    return [future.result() for future in futures]
+
+
+async def _follow(
+    futures: Sequence[asyncio.Future[GroupOutcome]],
+    reports: multiprocessing.Queue[tuple[int, int]],
+    stop: Event,
+    signed: int,
+    progress: Progress | None,
+) -> None:
+    """Until every process is done: the least any has read as progress, and a stop for all
+    once one has failed."""
+    read = [0] * len(futures)
+    pending = set(futures)
+    while pending:
+        done, pending = await asyncio.wait(pending, timeout=PROGRESS_EVERY)
+        if any(future.exception() is not None for future in done):
+            stop.set()
+        while True:
+            try:
+                index, count = reports.get_nowait()
+            except queue.Empty:
+                break
+            read[index] = count
+        if progress:
+            progress(min(read), signed)
+
+
+def _failure(future: asyncio.Future[GroupOutcome]) -> BaseException | None:
+    """The process's own error, if it failed other than by giving up."""
+    error = future.exception()
+    return None if isinstance(error, _Stopped) else error
+
+
+def _name(service: ServiceReplay) -> str:
+    return service.name
+
+
+_reports: multiprocessing.Queue[tuple[int, int]] | None = None
+_stop: Event | None = None
+
+
+def _remember(reports: multiprocessing.Queue[tuple[int, int]], stop: Event) -> None:
+    """In each replay process: where to report progress, and the sign to give up."""
+    global _reports, _stop
+    _reports, _stop = reports, stop
+
+
+def replay_group(job: GroupJob) -> GroupOutcome:
+    """In a replay process: the job's services replayed from the job's own read of the log."""
+    specs = job.load_specs()
+    missing = [name for name in job.services if name not in specs]
+    if missing:
+        raise ReplayError(f"the replay process cannot load the service(s) {', '.join(missing)}")
+    chosen = {name: specs[name] for name in job.services}
+    limit = selected_size(job.selection, job.log.checkpoint.tree_size)
+    pick = shared_leaves(job.log.ward, job.selection, job.share)
+    replaying = replay_services(
+        job.log, chosen, job.target, limit, pick, job.batch, _reporter(job.share.index)
+    )
+    services, applied = asyncio.run(replaying)
+    return GroupOutcome(services, applied)
+
+
+def _reporter(index: int) -> Progress:
+    def report(done: int, _total: int) -> None:
+        if _stop is not None and _stop.is_set():
+            raise _Stopped
+        if _reports is not None:
+            _reports.put((index, done))
+
+    return report
+
+
+def shared_leaves(ward: str, selection: Selection, share: Share) -> Pick:
+    """The leaves of the services ``share`` parses; those it counts as applied."""
+    parses = _type_filter(share.parses)
+    counts = _type_filter(share.counts)
+
+    def pick(leaves: list[bytes]) -> tuple[list[EventEnvelope], int]:
+        parsed = [EventEnvelope.from_json(leaf) for leaf in leaves if _parsed(leaf, parses)]
+        envelopes = selected_envelopes(ward, parsed, selection.until)
+        return envelopes, sum(1 for envelope in envelopes if counts(envelope.event_type))
+
+    return pick
+
+
+def _parsed(leaf: bytes, parses: Callable[[str], bool]) -> bool:
+    """Whether to parse a leaf: yes, unless it is certainly an event of a type not ``parses``.
+    A leaf that is not a JSON object with a string ``event_type`` is parsed, so that it fails
+    as it does in one process."""
+    try:
+        document = orjson.loads(leaf)
+    except orjson.JSONDecodeError:
+        return True
+    event_type = document.get("event_type") if isinstance(document, dict) else None
+    return not isinstance(event_type, str) or parses(event_type)
+
+
+def _type_filter(by_service: Callable[[str], bool]) -> Callable[[str], bool]:
+    """``by_service`` of an event type's service, remembered per type."""
+    known: dict[str, bool] = {}
+
+    def check(event_type: str) -> bool:
+        answer = known.get(event_type)
+        if answer is None:
+            answer = known[event_type] = by_service(service_of(event_type))
+        return answer
+
+    return check
