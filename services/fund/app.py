@@ -7,6 +7,8 @@ It knows wards, actors and projects only from the registry's and proposals' even
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
@@ -27,19 +29,23 @@ SERVICE_NAME = "fund"
 PACE = 0.05
 
 
+SPEC = ServiceSpec(
+    name=SERVICE_NAME,
+    title="Kyōdō fund (区民活動基金): donations, grants, ledger, receipts and statements",
+    routers=[api_donations.router, api_grants.router, api_reports.router],
+    projections=[projection],
+    consumes=["registry", "proposals", SERVICE_NAME],
+    pace=PACE,
+)
+"""The read models and the streams they consume, as audit replay finds them; the running
+service adds hooks bound to its FundService (``service_spec``)."""
+
+
 def service_spec(settings: Settings, fund: FundService) -> ServiceSpec:
     hooks = [start_watcher(fund)]
     if settings.demo_data:
         hooks.append(start_demo(fund))
-    return ServiceSpec(
-        name=SERVICE_NAME,
-        title="Kyōdō fund (区民活動基金): donations, grants, ledger, receipts and statements",
-        routers=[api_donations.router, api_grants.router, api_reports.router],
-        projections=[projection],
-        consumes=["registry", "proposals", SERVICE_NAME],
-        on_start=hooks,
-        pace=PACE,
-    )
+    return replace(SPEC, on_start=hooks)
 
 
 def bootstrap(

@@ -7,6 +7,8 @@ module creates nothing.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
@@ -23,15 +25,19 @@ AUDITED_SERVICES = ("registry", "proposals", "fund", "evaluation")
 """Every service whose events are logged; streams of services not yet running are empty."""
 
 
+SPEC = ServiceSpec(
+    name=SERVICE_NAME,
+    title="Kyōdō audit log: per-ward Merkle logs, signed checkpoints and proofs",
+    routers=[router],
+    consumes=AUDITED_SERVICES,
+)
+"""Without projections: the log is what a replay reads, not a read model it rebuilds. The
+running service adds the projection that signs with its key (``service_spec``)."""
+
+
 def service_spec(settings: Settings, keys: AuditKeys) -> ServiceSpec:
     projection = AuditProjection([keys.signer], settings.audit_origin_prefix)
-    return ServiceSpec(
-        name=SERVICE_NAME,
-        title="Kyōdō audit log: per-ward Merkle logs, signed checkpoints and proofs",
-        routers=[router],
-        projections=[projection],
-        consumes=AUDITED_SERVICES,
-    )
+    return replace(SPEC, projections=[projection])
 
 
 def bootstrap(

@@ -41,7 +41,8 @@ class DiscoveredSpecs:
 
 def service_specs() -> DiscoveredSpecs:
     """Each discovered service's ``SPEC`` (read models and the streams they consume), from the
-    module its entry point names; services without a module-level spec are left out."""
+    module its entry point names; a service without a module-level spec is unavailable, so that
+    a replay says it leaves that service out."""
     specs: dict[str, ServiceSpec] = {}
     unavailable: dict[str, str] = {}
     for entry_point in entry_points(group=GROUP):
@@ -53,6 +54,8 @@ def service_specs() -> DiscoveredSpecs:
         spec = getattr(module, "SPEC", None)
         if isinstance(spec, ServiceSpec):
             specs[entry_point.name] = spec
+        else:
+            unavailable[entry_point.name] = f"{entry_point.module} has no module-level SPEC"
     return DiscoveredSpecs(specs, unavailable)
 
 

@@ -105,10 +105,12 @@ def this_projects_services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.syspath_prepend(str(dist_info.parent))
 
 
-def test_discovery_finds_the_registry_spec_and_skips_specless_services() -> None:
+def test_discovery_finds_every_read_model_and_no_projection_of_the_log() -> None:
     discovered = service_specs()
     assert discovered.specs["registry"] is REGISTRY_SPEC
-    assert "audit" not in discovered.specs, "the audit log is the source of a replay, not a target"
+    with_read_models = {name for name, spec in discovered.specs.items() if spec.projections}
+    assert with_read_models == {"registry", "proposals", "fund", "evaluation"}
+    assert not discovered.specs["audit"].projections, "the log is what a replay reads"
     assert all(spec.name == name for name, spec in discovered.specs.items())
     assert discovered.unavailable == {}
 
