@@ -43,6 +43,10 @@ from shared.service import ServiceSpec
 
 SpecLoader = Callable[[], Mapping[str, ServiceSpec]]
 """Finds the services' specs again in a fresh process: a module-level function (picklable)."""
+PARALLEL_FROM_ENTRIES = 50_000
+"""The smallest signed log replayed in several processes unless they are asked for: starting
+each process (a fresh interpreter importing every service) takes about a second and a half,
+as long as one process takes to replay some 20,000 events."""
 PROGRESS_EVERY = 0.1
 """Seconds between two looks at the processes' progress."""
 
@@ -98,8 +102,11 @@ async def replay(
 ) -> ReplayResult:
     """Like ``replay_log``, in up to ``processes`` processes (``process_count``) when two or
     more services have projections, the log can be read again elsewhere and ``load_specs``
-    finds the specs there; in this process otherwise (``processes=1`` forces it)."""
+    finds the specs there; in this process otherwise (``processes=1`` forces it). Without
+    ``processes``, a log smaller than PARALLEL_FROM_ENTRIES is replayed in this process."""
     selection = selection or Selection()
+    if processes is None and log.checkpoint.tree_size < PARALLEL_FROM_ENTRIES:
+        processes = 1
     groups = service_groups(specs, process_count(processes))
     if len(groups) < 2 or log.portable is None or load_specs is None:
         return await replay_log(log, specs, target, selection, progress, batch=batch)

@@ -105,7 +105,10 @@ def replay_command(
     key: Keys = None,
     processes: Annotated[
         int | None,
-        typer.Option(min=1, help="Replay processes (1: in this one); default: one per CPU"),
+        typer.Option(
+            min=1,
+            help="Replay processes (1: in this one); default: one per CPU from 50,000 entries",
+        ),
     ] = None,
 ) -> None:
     """Rebuild every service's read models from the audit log alone; print a digest each."""

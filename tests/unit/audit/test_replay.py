@@ -337,6 +337,19 @@ async def test_one_process_replays_here_and_several_need_the_specs_found_again(
         await parallel.replay(log, specs, tmp_path / "b", load_specs=no_specs, processes=2)
 
 
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="several processes need several CPUs")
+async def test_a_small_log_is_replayed_here_unless_processes_are_asked_for(
+    audit_database: Database, signer: Signer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = database_log(audit_database, signer)
+    specs = {name: SPECS[name] for name in ("other", "probe")}
+    result = await parallel.replay(log, specs, tmp_path / "a", load_specs=no_specs)
+    assert result.applied == EVENTS + 5
+    monkeypatch.setattr(parallel, "PARALLEL_FROM_ENTRIES", log.checkpoint.tree_size)
+    with pytest.raises(ReplayError, match="cannot load the service"):
+        await parallel.replay(log, specs, tmp_path / "b", load_specs=no_specs)
+
+
 def test_services_are_dealt_round_robin_to_at_most_one_process_per_cpu() -> None:
     assert parallel.service_groups(SPECS, 2) == [("every", "other"), ("idle", "probe")]
     assert parallel.service_groups(SPECS, 3) == [("every", "probe"), ("idle",), ("other",)]
