@@ -357,29 +357,38 @@ def _journal_rows(entries: Iterable[JournalEntry]) -> list[Row]:
 def _move_lots(
     connection: sa.Connection, entries: Sequence[JournalEntry], known: Mapping[str, _LotSource]
 ) -> None:
-    deltas: dict[tuple[str, str], dict[str, int]] = {}
-    for entry in entries:
-        for line in entry.lines:
-            lot = deltas.setdefault(
-                (line.donation_id, line.designation), dict.fromkeys(ACCOUNT_COLUMNS, 0)
-            )
-            lot[_ACCOUNT_NAMES[line.account]] += line.change
+    deltas = _lot_deltas(entries)
     if not deltas:
         return
     donations = _lot_sources(connection, {donation_id for donation_id, _ in deltas}, known)
-    rows = [
-        {
-            "donation_id": donation_id,
-            "designation": designation,
-            "ward": donations[donation_id].ward,
-            "designation_kind": designation_kind(designation),
-            "receipt_fiscal_year": donations[donation_id].receipt_fiscal_year,
-            "received_on": donations[donation_id].received_on,
-            **delta,
-        }
-        for (donation_id, designation), delta in deltas.items()
-    ]
+    rows = []
+    for (donation_id, designation), delta in deltas.items():
+        source = donations[donation_id]
+        rows.append(
+            {
+                "donation_id": donation_id,
+                "designation": designation,
+                "ward": source.ward,
+                "designation_kind": designation_kind(designation),
+                "receipt_fiscal_year": source.receipt_fiscal_year,
+                "received_on": source.received_on,
+                **delta,
+            }
+        )
     _upsert_adding(connection, lots_table, rows, ["donation_id", "designation"], ACCOUNT_COLUMNS)
+
+
+def _lot_deltas(entries: Iterable[JournalEntry]) -> dict[tuple[str, str], dict[str, int]]:
+    """How much each lot's accounts change, by (donation_id, designation)."""
+    deltas: dict[tuple[str, str], dict[str, int]] = {}
+    for entry in entries:
+        for line in entry.lines:
+            key = (line.donation_id, line.designation)
+            lot = deltas.get(key)
+            if lot is None:
+                lot = deltas[key] = dict.fromkeys(ACCOUNT_COLUMNS, 0)
+            lot[_ACCOUNT_NAMES[line.account]] += line.change
+    return deltas
 
 
 def _lot_sources(
