@@ -14,10 +14,9 @@ function of the event's data: replaying the events gives the same journal.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from services.fund.events import (
     DESIGNATED_FUNDS_HELD,
@@ -51,8 +50,7 @@ WHERE_MONEY_IS = (
 )
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):  # immutable like a frozen dataclass, and cheaper to make
     account: Account
     designation: str
     donation_id: str
@@ -68,8 +66,7 @@ class Line:
         return self.debit - self.credit
 
 
-@dataclass(frozen=True)
-class JournalEntry:
+class JournalEntry(NamedTuple):
     event_id: str
     event_type: str
     ward: str

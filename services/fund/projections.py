@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -157,7 +158,9 @@ for _event_type in _TARGET_CHANGES:
 def donation_received(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
     rows = [_donation_row(e) for e in events]
     upsert(connection, donations_table, rows, keys=["donation_id"])
-    _post(connection, events, {row["donation_id"]: _LotSource.of(row) for row in rows})
+    # A receipt moves no grant's money: its lines name no grant, and it counts no tranche.
+    donations = {row["donation_id"]: _LotSource.of(row) for row in rows}
+    _post(connection, events, donations, moves_grants=False)
 
 
 def _donation_row(event: EventEnvelope) -> Row:
@@ -172,7 +175,7 @@ def _donation_row(event: EventEnvelope) -> Row:
         "received_on": date.fromisoformat(data["received_on"]),
         "amount_yen": data["amount_yen"],
         "designation": data["designation"],
-        "designation_kind": Designation.parse(data["designation"]).kind.value,
+        "designation_kind": designation_kind(data["designation"]),
         "channel": data["channel"],
         "donor_kind": data["donor"]["kind"],
         "publish_name": data["donor"]["publish_name"],
@@ -183,6 +186,12 @@ def _donation_row(event: EventEnvelope) -> Row:
         "policy_version": event.policy_version,
         "recorded_at": event.recorded_at,
     }
+
+
+@lru_cache(maxsize=4096)
+def designation_kind(key: str) -> str:
+    """The kind of a designation key (``ValueError`` for a key that is no designation)."""
+    return Designation.parse(key).kind.value
 
 
 def public_name(donor: dict[str, Any], personal: dict[str, Any]) -> str:
@@ -309,13 +318,19 @@ def _post(
     connection: sa.Connection,
     events: Sequence[EventEnvelope],
     donations: Mapping[str, _LotSource] | None = None,
+    *,
+    moves_grants: bool = True,
 ) -> None:
     """Journal the events and move their lots and grants; ``donations``: the donations the
     batch has just written, whose rows need not be read back."""
     entries = [entry for entry in map(journal_entry, events) if entry is not None]
     upsert(connection, journal_table, _journal_rows(entries), keys=["event_id", "line_no"])
     _move_lots(connection, entries, donations or {})
-    _move_grants(connection, events, entries)
+    if moves_grants:
+        _move_grants(connection, events, entries)
+
+
+_ACCOUNT_NAMES = {account: account.value for account in Account}  # cheaper than .value
 
 
 def _journal_rows(entries: Iterable[JournalEntry]) -> list[Row]:
@@ -327,7 +342,7 @@ def _journal_rows(entries: Iterable[JournalEntry]) -> list[Row]:
             "position": entry.position,
             "entry_date": entry.on,
             "event_type": entry.event_type,
-            "account": line.account.value,
+            "account": _ACCOUNT_NAMES[line.account],
             "designation": line.designation,
             "donation_id": line.donation_id,
             "grant_id": line.grant_id,
@@ -342,29 +357,38 @@ def _journal_rows(entries: Iterable[JournalEntry]) -> list[Row]:
 def _move_lots(
     connection: sa.Connection, entries: Sequence[JournalEntry], known: Mapping[str, _LotSource]
 ) -> None:
-    deltas: dict[tuple[str, str], dict[str, int]] = {}
-    for entry in entries:
-        for line in entry.lines:
-            lot = deltas.setdefault(
-                (line.donation_id, line.designation), dict.fromkeys(ACCOUNT_COLUMNS, 0)
-            )
-            lot[line.account.value] += line.change
+    deltas = _lot_deltas(entries)
     if not deltas:
         return
     donations = _lot_sources(connection, {donation_id for donation_id, _ in deltas}, known)
-    rows = [
-        {
-            "donation_id": donation_id,
-            "designation": designation,
-            "ward": donations[donation_id].ward,
-            "designation_kind": Designation.parse(designation).kind.value,
-            "receipt_fiscal_year": donations[donation_id].receipt_fiscal_year,
-            "received_on": donations[donation_id].received_on,
-            **delta,
-        }
-        for (donation_id, designation), delta in deltas.items()
-    ]
+    rows = []
+    for (donation_id, designation), delta in deltas.items():
+        source = donations[donation_id]
+        rows.append(
+            {
+                "donation_id": donation_id,
+                "designation": designation,
+                "ward": source.ward,
+                "designation_kind": designation_kind(designation),
+                "receipt_fiscal_year": source.receipt_fiscal_year,
+                "received_on": source.received_on,
+                **delta,
+            }
+        )
     _upsert_adding(connection, lots_table, rows, ["donation_id", "designation"], ACCOUNT_COLUMNS)
+
+
+def _lot_deltas(entries: Iterable[JournalEntry]) -> dict[tuple[str, str], dict[str, int]]:
+    """How much each lot's accounts change, by (donation_id, designation)."""
+    deltas: dict[tuple[str, str], dict[str, int]] = {}
+    for entry in entries:
+        for line in entry.lines:
+            key = (line.donation_id, line.designation)
+            lot = deltas.get(key)
+            if lot is None:
+                lot = deltas[key] = dict.fromkeys(ACCOUNT_COLUMNS, 0)
+            lot[_ACCOUNT_NAMES[line.account]] += line.change
+    return deltas
 
 
 def _lot_sources(

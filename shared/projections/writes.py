@@ -28,7 +28,10 @@ UpsertShape = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]  # keys, 
 
 
 def sorted_by_key(rows: Iterable[Row], keys: Sequence[str]) -> list[Row]:
-    return sorted(rows, key=lambda row: tuple(row[k] for k in keys))
+    if not keys:
+        return list(rows)
+    # One key gives the value itself, several a tuple: the same order as a tuple of each.
+    return sorted(rows, key=itemgetter(*keys))
 
 
 def insert_rows(connection: sa.Connection, table: sa.Table, rows: Sequence[Row]) -> None:
@@ -267,7 +270,23 @@ def _bind_processor(dialect: Any, column_type: Any) -> Processor:
     if isinstance(column_type, sa.JSON) and processor is not None:
         fast = _json_texts(processor)
         return fast if _same_value(processor, fast, _SAMPLE_JSON_VALUES) else processor
+    if type(column_type) is sa.Date and processor is not None:
+        fast = _date_texts(processor)
+        return fast if _same_value(processor, fast, _SAMPLE_DATES) else processor
     return processor
+
+
+def _date_texts(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A Date column's writer: dates as ``date.isoformat`` writes them (checked once against
+    the column's own writer, by ``_same_value``), the rest (datetimes too) by that writer."""
+    isoformat = date.isoformat
+
+    def text(value: Any) -> Any:
+        if type(value) is date:
+            return isoformat(value)
+        return processor(value)
+
+    return text
 
 
 def _json_texts(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -362,6 +381,7 @@ _SAMPLE_JSON_VALUES: list[Any] = [
     "x",
     3,
 ]
+_SAMPLE_DATES: list[Any] = [date(2026, 4, 1), date(987, 1, 2), date(9999, 12, 31), None]
 _SAMPLE_MOMENTS = (datetime(2026, 4, 1, 9, 5, 7, 123, tzinfo=_JST), datetime(987, 1, 2, tzinfo=UTC))
 
 

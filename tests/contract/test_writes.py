@@ -215,6 +215,33 @@ async def test_batch_writes_store_what_a_plain_insert_stores(
     assert upserted == plain
 
 
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(days=st.lists(st.dates(), min_size=1, max_size=8), published=st.booleans())
+async def test_any_date_is_stored_as_a_plain_insert_stores_it(
+    database: Database, days: list[date], published: bool
+) -> None:
+    await database.create_all(metadata)
+    rows = [
+        {**KIND, "lot_id": f"d{i}", "received_on": day, "published": published}
+        for i, day in enumerate(days)
+    ]
+    raw = sa.text("SELECT * FROM write_kinds ORDER BY lot_id")
+
+    def stored(write: Callable[[sa.Connection], object]) -> Callable[[sa.Connection], list[Any]]:
+        def apply(c: sa.Connection) -> list[Any]:
+            c.execute(sa.delete(kinds))
+            write(c)
+            return [tuple(r) for r in c.execute(raw)]
+
+        return apply
+
+    plain = await database.write(stored(lambda c: c.execute(sa.insert(kinds), rows)))
+    upserted = await database.write(stored(lambda c: upsert(c, kinds, rows, keys=["lot_id"])))
+    assert upserted == plain
+
+
 async def test_stored_rows_read_what_a_plain_select_reads(database: Database) -> None:
     await database.create_all(metadata)
     await database.write(lambda c: c.execute(sa.delete(things)))
