@@ -11,7 +11,8 @@ Plane, where code-point order is the UTF-16 order that RFC 8785 uses (``shared.a
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -39,6 +40,21 @@ def _orjson_bytes(value: Any, sort_keys: bool) -> bytes | None:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort_keys else 0)
     except orjson.JSONEncodeError:
         return None  # a lone surrogate or deep nesting: the standard encoder decides
+
+
+def read_json_text(stored: Any, fallback: Callable[[Any], Any]) -> Any:
+    """A stored JSON text read by orjson where it reads it as the standard decoder does;
+    ``fallback(stored)`` otherwise (NaN, lone surrogates, deep nesting, long integers, and
+    anything that is not a text, such as a number SQLite keeps as a number)."""
+    if type(stored) is str and _LONG_NUMBER.search(stored) is None:
+        try:
+            return orjson.loads(stored)
+        except orjson.JSONDecodeError:
+            pass
+    return fallback(stored)
+
+
+_LONG_NUMBER = re.compile(r"\d{19}")  # orjson reads integers beyond 64 bits as floats
 
 
 def _standard(value: Any, sort_keys: bool) -> str:

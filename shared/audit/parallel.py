@@ -108,14 +108,16 @@ async def replay(
     if processes is None and log.checkpoint.tree_size < PARALLEL_FROM_ENTRIES:
         processes = 1
     groups = service_groups(specs, process_count(processes))
-    if len(groups) < 2 or log.portable is None or load_specs is None:
+    portable = log.portable
+    if len(groups) < 2 or portable is None or load_specs is None:
         return await replay_log(log, specs, target, selection, progress, batch=batch)
     started = time.perf_counter()
     signed = log.checkpoint.tree_size
     selected_size(selection, signed)
     for name in sorted(name for group in groups for name in group):
         fresh_database_path(target, name)
-    jobs = _jobs(log, specs, groups, load_specs, target, selection, batch)
+    readable = SignedLog(log.ward, log.checkpoint, portable, portable)
+    jobs = _jobs(readable, specs, groups, load_specs, target, selection, batch)
     outcomes = await _run(jobs, signed, progress)
     services = sorted((s for outcome in outcomes for s in outcome.services), key=_name)
     applied = sum(outcome.applied for outcome in outcomes)
@@ -145,9 +147,8 @@ def _jobs(
     batch: int,
 ) -> list[GroupJob]:
     consumed = tuple(frozenset(s for n in group for s in specs[n].consumes) for group in groups)
-    portable = SignedLog(log.ward, log.checkpoint, log.portable or log.leaves, log.portable)
     return [
-        GroupJob(portable, group, load_specs, target, selection, batch, Share(index, consumed))
+        GroupJob(log, group, load_specs, target, selection, batch, Share(index, consumed))
         for index, group in enumerate(groups)
     ]
 

@@ -17,11 +17,10 @@ from decimal import Decimal
 from functools import lru_cache, partial
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 
 from shared.eventstore.schema import UtcDateTime
-from shared.jsontext import json_bytes
+from shared.jsontext import json_bytes, read_json_text
 
 ColumnReader = Callable[[Sequence[Any]], Sequence[Any]]
 """A column's stored values, in row order, to their plain values."""
@@ -85,7 +84,7 @@ def _column_reader(dialect: Any, column_type: Any) -> ColumnReader:
         return _plain_scalars
     long_way = _long_way(processor)
     for applies, samples, short in _SHORT_READERS:
-        read = partial(short, long_way=long_way)
+        read = partial(short, fallback=long_way)
         if isinstance(column_type, applies) and _reads_alike(read, long_way, samples):
             return _per_value(read)
     if isinstance(column_type, sa.Boolean):
@@ -119,35 +118,23 @@ def _reads_alike(
         return False
 
 
-def _utc_moment_text(stored: Any, long_way: Callable[[Any], Any]) -> Any:
+def _utc_moment_text(stored: Any, fallback: Callable[[Any], Any]) -> Any:
     """UtcDateTime's text on SQLite (UTC, no offset) as the ISO form of the aware moment."""
     if type(stored) is str and _STORED_MOMENT.fullmatch(stored):
         return datetime.fromisoformat(stored).isoformat() + "+00:00"
-    return long_way(stored)
+    return fallback(stored)
 
 
-def _date_text(stored: Any, long_way: Callable[[Any], Any]) -> Any:
+def _date_text(stored: Any, fallback: Callable[[Any], Any]) -> Any:
     if type(stored) is str and _STORED_DATE.fullmatch(stored):
         return date.fromisoformat(stored).isoformat()
-    return long_way(stored)
-
-
-def _json_value(stored: Any, long_way: Callable[[Any], Any]) -> Any:
-    """A JSON column's value, read by orjson where it reads the text as the standard decoder
-    does; what a JSON decoder returns is plain already."""
-    if type(stored) is str and _LONG_NUMBER.search(stored) is None:
-        try:
-            return orjson.loads(stored)
-        except orjson.JSONDecodeError:
-            pass  # NaN, lone surrogates, deep nesting: the long way decides
-    return long_way(stored)
+    return fallback(stored)
 
 
 _STORED_MOMENT = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}")
 _STORED_DATE = re.compile(r"\d{4}-\d\d-\d\d")
-_LONG_NUMBER = re.compile(r"\d{19}")  # orjson reads integers beyond 64 bits as floats
 ShortReader = Callable[..., Any]
-"""``(stored, long_way)`` to the plain value, or to ``long_way(stored)`` when unexpected."""
+"""``(stored, fallback)`` to the plain value, or to ``fallback(stored)`` when unexpected."""
 _JSON_SAMPLES = (
     '{"k": [1, 2.5, true, null, "\\u00e9\u6e2f"], "a": {}}',
     "[]",
@@ -158,5 +145,5 @@ _JSON_SAMPLES = (
 _SHORT_READERS: tuple[tuple[type, tuple[Any, ...], ShortReader], ...] = (
     (UtcDateTime, ("2026-04-01 09:05:07.000123", "0987-01-02 00:00:00.000000"), _utc_moment_text),
     (sa.Date, ("2026-04-01", "0987-01-02", None), _date_text),
-    (sa.JSON, _JSON_SAMPLES, _json_value),
+    (sa.JSON, _JSON_SAMPLES, read_json_text),
 )

@@ -96,13 +96,9 @@ def log_from_database(
         raise LogNotFound(f"ward {ward!r} has no signed checkpoint in the audit database")
     checkpoint = verified_checkpoint(latest.note, verifiers, origin_for_ward(ward, origin_prefix))
 
-    def leaves() -> Iterator[bytes]:
-        with engine.connect() as connection:
-            yield from SqlLogStore(connection, ward).leaves(0, checkpoint.tree_size)
-
     url = engine.url.render_as_string(hide_password=False)
-    portable = DatabaseLeaves(url, schema, ward, checkpoint.tree_size)
-    return SignedLog(ward, checkpoint, leaves, portable)
+    leaves = DatabaseLeaves(url, schema, ward, checkpoint.tree_size)
+    return SignedLog(ward, checkpoint, leaves, leaves)
 
 
 def log_from_export(directory: Path, verifiers: Sequence[Verifier]) -> SignedLog:

@@ -13,15 +13,15 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
-from functools import lru_cache
+from functools import lru_cache, partial
 from operator import itemgetter
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from shared.eventstore.schema import UtcDateTime
+from shared.jsontext import read_json_text
 
 Row = Mapping[str, Any]
 UpsertShape = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]  # keys, increment, keep
@@ -343,19 +343,7 @@ def _result_processor(dialect: Any, column_type: Any) -> Processor:
 
 def _json_values(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """A JSON column's reader, orjson's for the texts it reads as the standard decoder does."""
-
-    def value(stored: Any) -> Any:
-        if type(stored) is str and _LONG_NUMBER.search(stored) is None:
-            try:
-                return orjson.loads(stored)
-            except orjson.JSONDecodeError:
-                pass  # NaN, lone surrogates, deep nesting: SQLAlchemy's reader decides
-        return processor(stored)  # also numbers, which SQLite keeps as numbers
-
-    return value
-
-
-_LONG_NUMBER = re.compile(r"\d{19}")  # orjson reads integers beyond 64 bits as floats
+    return partial(read_json_text, fallback=processor)
 
 
 def _sqlite_utc_moment(text: str | None) -> datetime | None:
