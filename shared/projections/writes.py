@@ -124,6 +124,9 @@ def update_each(
         raise ValueError(f"rows of one update_each share a {key}")
     shape = (key, tuple(assignments.items()), condition)
     if connection.dialect.name == "postgresql":
+        connection.execute(
+            _pg_lock_in_order(connection.dialect, table, key), _pg_rows(table, (key,), ordered)
+        )
         statement, names = _pg_update_each(connection.dialect, table, shape)
         connection.execute(statement, _pg_rows(table, names, ordered))
         return
@@ -511,6 +514,18 @@ def _pg_update_each(
         f" WHERE {_PARAMETER.sub(value, where)}"
     )
     return sa.text(sql), names
+
+
+@lru_cache(maxsize=512)
+def _pg_lock_in_order(dialect: Any, table: sa.Table, key: str) -> Any:
+    """Locks the rows of the batch's keys in key order. The UPDATE … FROM join that follows
+    visits rows in whatever order its plan gives (a hash join: the table's), so two instances
+    updating the same rows could otherwise each hold one the other waits for."""
+    quote = dialect.identifier_preparer.quote(key)
+    name = dialect.identifier_preparer.format_table(table)
+    column = _pg_column(dialect, table.c[key], 0)
+    keys = f"SELECT {column} FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS r"
+    return sa.text(f"SELECT 1 FROM {name} WHERE {quote} IN ({keys}) ORDER BY {quote} FOR UPDATE")
 
 
 def update_where(

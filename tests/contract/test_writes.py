@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from operator import itemgetter
@@ -448,3 +449,63 @@ async def test_stored_rows_read_json_values_of_every_type_as_a_plain_select(
     stored = await database.read(lambda c: stored_rows(c, notes, "note_id", ids))
     read = [r["tags"] for r in sorted(stored, key=itemgetter("note_id"))]
     assert all(same_value(a, b) for a, b in zip(read, expected, strict=True))
+
+
+@pytest.mark.postgres
+async def test_update_each_locks_its_rows_in_key_order_on_postgresql(
+    postgres_schema: tuple[str, str],
+) -> None:
+    """Two instances of a consumer group must not deadlock: an update locks its rows in key
+    order whatever order the planner joins them in. Here the row of the last key is stored
+    first and held elsewhere; the update waits for it holding the first key's row already."""
+    url, schema = postgres_schema
+    database = Database(url, schema=schema)
+    await database.create_all(metadata)
+    engine = database.engine
+    with engine.begin() as c:
+        insert_rows(c, notes, [note("z", 1, []), note("a", 1, [])])
+    rows = [{"note_id": "a", "count": 5}, {"note_id": "z", "count": 6}]
+    holder = engine.connect()
+    holder.begin()
+    holder.execute(sa.select(notes.c.note_id).where(notes.c.note_id == "z").with_for_update())
+    updating: list[int] = []
+
+    def update() -> None:
+        with engine.begin() as c:
+            c.exec_driver_sql("SET LOCAL enable_nestloop = off")  # a hash join: table order
+            updating.append(int(c.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()))
+            update_each(c, notes, rows, key="note_id", assignments={"count": ":count"})
+
+    try:
+        worker = asyncio.get_running_loop().run_in_executor(None, update)
+        await _until_waiting_for_a_lock(engine, updating)
+        with engine.connect() as probe, pytest.raises(sa.exc.OperationalError, match="lock"):
+            probe.execute(
+                sa.select(notes.c.note_id)
+                .where(notes.c.note_id == "a")
+                .with_for_update(nowait=True)
+            )
+    finally:
+        holder.rollback()
+        holder.close()
+    await worker
+    assert [(r["note_id"], r["count"]) for r in await database.read(_notes_in_order)] == [
+        ("a", 5),
+        ("z", 6),
+    ]
+    database.dispose()
+
+
+async def _until_waiting_for_a_lock(engine: sa.Engine, pids: list[int]) -> None:
+    waiting = sa.text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid")
+    for _ in range(500):
+        if pids:
+            with engine.connect() as c:
+                if c.execute(waiting, {"pid": pids[0]}).scalar() == "Lock":
+                    return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the update never waited for the held row")
+
+
+def _notes_in_order(c: sa.Connection) -> list[dict[str, Any]]:
+    return [dict(r) for r in c.execute(sa.select(notes).order_by(notes.c.note_id)).mappings()]
