@@ -32,6 +32,9 @@ SQLITE_PRAGMAS = (
     "PRAGMA synchronous=FULL",
     "PRAGMA foreign_keys=ON",
 )
+REBUILT_SYNCHRONOUS = "PRAGMA synchronous=OFF"
+"""For a database rebuilt from a log (a replay's): nothing in it is acknowledged to anyone, and
+one cut short is rebuilt again, so its commits need not wait for the disk."""
 WAL_SWITCH_ATTEMPTS = 100
 WAL_SWITCH_PAUSE_SECONDS = 0.02
 
@@ -50,10 +53,14 @@ def sync_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_sync_engine(url: str, *, schema: str | None = None, writer: bool = True) -> sa.Engine:
+def create_sync_engine(
+    url: str, *, schema: str | None = None, writer: bool = True, durable: bool = True
+) -> sa.Engine:
+    """``durable=False`` (SQLite only) commits without waiting for the disk: for a database
+    that is rebuilt, never for acknowledged state."""
     url = sync_url(url)
     if is_sqlite(url):
-        return _sqlite_engine(url, writer=writer)
+        return _sqlite_engine(url, writer=writer, durable=durable)
     connect_args = {"options": f"-c search_path={schema}"} if schema else {}
     engine = sa.create_engine(url, connect_args=connect_args, pool_size=10, max_overflow=20)
     _ping_when_idle(engine)
@@ -104,18 +111,25 @@ def _run_pragma(cursor: sqlite3.Cursor, pragma: str) -> None:
             time.sleep(WAL_SWITCH_PAUSE_SECONDS)
 
 
-def _sqlite_engine(url: str, *, writer: bool) -> sa.Engine:
+def _sqlite_pragmas(durable: bool) -> tuple[str, ...]:
+    if durable:
+        return SQLITE_PRAGMAS
+    return tuple(REBUILT_SYNCHRONOUS if "synchronous" in p else p for p in SQLITE_PRAGMAS)
+
+
+def _sqlite_engine(url: str, *, writer: bool, durable: bool) -> sa.Engine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, connect_args={"check_same_thread": False}, pool_size=8)
+    pragmas = _sqlite_pragmas(durable)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, open transactions, so BEGIN IMMEDIATE below is ours.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        for pragma in SQLITE_PRAGMAS:
+        for pragma in pragmas:
             _run_pragma(cursor, pragma)
         cursor.close()
 
@@ -131,12 +145,14 @@ def _sqlite_engine(url: str, *, writer: bool) -> sa.Engine:
 class Database:
     """A service's database: a sync engine plus the threads that run its units of work."""
 
-    def __init__(self, url: str, *, schema: str | None = None) -> None:
+    def __init__(self, url: str, *, schema: str | None = None, durable: bool = True) -> None:
         self.url = url
         self.schema = schema
-        self.engine = create_sync_engine(url, schema=schema)
+        self.engine = create_sync_engine(url, schema=schema, durable=durable)
         self.read_engine = (
-            create_sync_engine(url, writer=False) if is_sqlite(sync_url(url)) else self.engine
+            create_sync_engine(url, writer=False, durable=durable)
+            if is_sqlite(sync_url(url))
+            else self.engine
         )
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self.is_postgres = self.engine.dialect.name == "postgresql"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -139,6 +140,8 @@ async def replay_services(
     finally:
         for replayer in replayers:
             replayer.database.dispose()
+    for replayer in replayers:
+        sync_to_disk(replayer.path)
     return services, applied
 
 
@@ -257,7 +260,8 @@ class _ServiceReplayer:
     def __init__(self, name: str, spec: ServiceSpec, target: Path) -> None:
         self.name = name
         self.path = fresh_database_path(target, name)
-        self.database = Database(f"sqlite:///{self.path}")
+        # Written without waiting for the disk, and synced once when the replay is done.
+        self.database = Database(f"sqlite:///{self.path}", durable=False)
         self.projection = CompositeProjection(name, spec.projections)
         self.runner = ProjectionRunner(self.database, self.projection)
         self.consumes = frozenset(spec.consumes)
@@ -278,6 +282,17 @@ class _ServiceReplayer:
         digests = await self.database.read(lambda c: table_digests(c, self.tables, ward))
         positions = await self.database.read(lambda c: read_positions(c, self.name, ward))
         return ServiceReplay(self.name, self.path, self.events, digests, positions)
+
+
+def sync_to_disk(path: Path) -> None:
+    """Flush a closed SQLite file (its last connection folded the WAL into it) and its
+    directory entry to the disk."""
+    for name in (path, path.parent):
+        descriptor = os.open(name, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
 
 def fresh_database_path(target: Path, name: str) -> Path:

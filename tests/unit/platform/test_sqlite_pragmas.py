@@ -1,4 +1,5 @@
-"""The switch to WAL is tried again while another connection holds the file's lock."""
+"""SQLite connection settings: the switch to WAL waits for a lock held elsewhere; only a
+rebuilt database commits without waiting for the disk."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.db import _run_pragma
+from shared.db import Database, _run_pragma
 
 
 def test_the_switch_to_wal_waits_for_a_lock_held_elsewhere(tmp_path: Path) -> None:
@@ -33,3 +34,18 @@ def test_other_pragmas_fail_at_once(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.OperationalError):
         _run_pragma(connection.cursor(), "PRAGMA no_such_pragma = (")
     connection.close()
+
+
+@pytest.mark.parametrize(("durable", "level"), [(True, 2), (False, 0)])
+def test_only_a_rebuilt_database_commits_without_waiting_for_the_disk(
+    tmp_path: Path, durable: bool, level: int
+) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'db.sqlite3'}", durable=durable)
+    try:
+        for engine in (database.engine, database.read_engine):
+            with engine.connect() as connection:
+                pragma = connection.exec_driver_sql("PRAGMA synchronous")
+                assert pragma.scalar_one() == level  # 2: FULL, 0: OFF
+                assert connection.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+    finally:
+        database.dispose()
