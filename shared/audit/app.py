@@ -36,7 +36,9 @@ running service adds the projection that signs with its key (``service_spec``)."
 
 
 def service_spec(settings: Settings, keys: AuditKeys) -> ServiceSpec:
-    projection = AuditProjection([keys.signer], settings.audit_origin_prefix)
+    projection = AuditProjection(
+        [keys.signer], settings.audit_origin_prefix, trusted=keys.verifiers
+    )
     return replace(SPEC, projections=[projection])
 
 

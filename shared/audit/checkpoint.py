@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from shared.audit import merkle
-from shared.audit.errors import CheckpointError, ProofError
+from shared.audit.errors import CheckpointError, NoteError, ProofError
 from shared.audit.log import AuditLog
 from shared.audit.note import Signer, VerifiedNote, Verifier, open_note, parse_note, sign_note
 from shared.audit.store import StoredCheckpoint
@@ -73,18 +73,30 @@ def read_unverified_checkpoint(note: str) -> Checkpoint:
     return Checkpoint.from_body(parse_note(note).text)
 
 
-def issue_checkpoint(log: AuditLog, signers: Sequence[Signer], *, origin: str) -> StoredCheckpoint:
+def issue_checkpoint(
+    log: AuditLog,
+    signers: Sequence[Signer],
+    *,
+    origin: str,
+    trusted: Sequence[Verifier] | None = None,
+) -> StoredCheckpoint:
     """Sign and store a checkpoint at the log's current size.
 
-    Refuses (CheckpointError) unless the stored tree is consistent with the latest checkpoint,
-    proven by a consistency proof from the stored subtree hashes. At an unchanged size the
-    latest checkpoint is returned as it is.
+    Refuses (CheckpointError) unless the latest checkpoint's note verifies with a ``trusted``
+    key (by default the signers' own) and the stored tree is consistent with it, proven by a
+    consistency proof from the stored subtree hashes. Without any checkpoint, only a log whose
+    every entry this ``log`` appended can be signed: entries stored before with no checkpoint
+    mean the checkpoints were removed. At an unchanged size the latest checkpoint is returned
+    as it is.
     """
     tree_size = log.tree_size()
     root = log.root(tree_size)
     previous = log.store.latest_checkpoint()
-    if previous is not None:
-        _require_extends(log, previous, origin, tree_size, root)
+    if previous is None:
+        _require_first(log, tree_size)
+    else:
+        verifiers = trusted if trusted is not None else [s.verifier() for s in signers]
+        _require_extends(log, previous, _signed(previous, verifiers, origin), tree_size, root)
         if previous.tree_size == tree_size:
             return previous
     note = sign_checkpoint(Checkpoint(origin, tree_size, root), signers)
@@ -93,15 +105,28 @@ def issue_checkpoint(log: AuditLog, signers: Sequence[Signer], *, origin: str) -
     return stored
 
 
+def _require_first(log: AuditLog, tree_size: int) -> None:
+    if tree_size > 0 and log.appended_from != 0:
+        raise CheckpointError(
+            f"refusing to sign size {tree_size}: the log holds entries that no checkpoint "
+            "covers, so its earlier checkpoints are gone; restore them before signing"
+        )
+
+
+def _signed(previous: StoredCheckpoint, verifiers: Sequence[Verifier], origin: str) -> Checkpoint:
+    try:
+        return open_checkpoint(previous.note, verifiers, origin=origin).checkpoint
+    except (NoteError, CheckpointError) as error:
+        raise CheckpointError(
+            f"refusing to sign: the checkpoint stored at size {previous.tree_size} does not "
+            f"verify with a trusted key for {origin!r}: {error}"
+        ) from error
+
+
 def _require_extends(
-    log: AuditLog, previous: StoredCheckpoint, origin: str, tree_size: int, root: bytes
+    log: AuditLog, previous: StoredCheckpoint, signed: Checkpoint, tree_size: int, root: bytes
 ) -> None:
-    signed = read_unverified_checkpoint(previous.note)
-    if (signed.origin, signed.tree_size, signed.root) != (
-        origin,
-        previous.tree_size,
-        previous.root,
-    ):
+    if (signed.tree_size, signed.root) != (previous.tree_size, previous.root):
         raise CheckpointError(
             f"stored checkpoint at size {previous.tree_size} disagrees with its note"
         )

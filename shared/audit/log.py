@@ -41,6 +41,8 @@ class AuditLog:
         perfect subtree never changes, so the checkpoint signed right after that append takes
         them from here; everything older is read from the store, so that a checkpoint still
         checks the stored history against the one signed before."""
+        self.appended_from: int | None = None
+        """The tree size the latest append started from; None before any append."""
 
     @property
     def store(self) -> LogStore:
@@ -58,7 +60,7 @@ class AuditLog:
         self._appended = {}
         fresh, skipped = self._split_new_envelopes(envelopes)
         tree = self._compact_range(self._store.tree_size())
-        start = tree.size
+        start = self.appended_from = tree.size
         leaves = [leaf_bytes(envelope) for _event_id, envelope in fresh]
         hashes = leaf_hashes(leaves)
         entries = [

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from shared.audit.checkpoint import issue_checkpoint, origin_for_ward
 from shared.audit.log import AuditLog
-from shared.audit.note import Signer
+from shared.audit.note import Signer, Verifier
 from shared.audit.sql import SqlLogStore, audit_metadata
 from shared.events.envelope import EventEnvelope
 
@@ -25,9 +25,18 @@ class AuditProjection:
     name = PROJECTION_NAME
     metadata = audit_metadata
 
-    def __init__(self, signers: Sequence[Signer], origin_prefix: str) -> None:
+    def __init__(
+        self,
+        signers: Sequence[Signer],
+        origin_prefix: str,
+        *,
+        trusted: Sequence[Verifier] | None = None,
+    ) -> None:
         self.signers = list(signers)
         self.origin_prefix = origin_prefix
+        self.trusted = list(trusted) if trusted is not None else None
+        """The keys a stored checkpoint must verify with before the log is signed further
+        (the signers' own when None)."""
 
     def handles(self, event_type: str) -> bool:
         return True
@@ -38,7 +47,7 @@ class AuditProjection:
             lock_ward(connection, ward)
             log = AuditLog(SqlLogStore(connection, ward))
             log.append(documents)
-            issue_checkpoint(log, self.signers, origin=origin)
+            issue_checkpoint(log, self.signers, origin=origin, trusted=self.trusted)
 
 
 def documents_by_ward(batch: Sequence[EventEnvelope]) -> dict[str, list[dict[str, Any]]]:

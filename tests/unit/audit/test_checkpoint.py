@@ -20,7 +20,7 @@ from shared.audit.compact import Subtree
 from shared.audit.errors import CheckpointError
 from shared.audit.log import AuditLog
 from shared.audit.note import Signer
-from shared.audit.store import InMemoryLogStore, LogEntry
+from shared.audit.store import InMemoryLogStore, StoredCheckpoint
 
 from .conftest import ORIGIN, WARD, Envelope
 
@@ -165,11 +165,82 @@ def test_issuing_refuses_a_shrunken_log(signer: Signer, envelopes: Build) -> Non
         issue_checkpoint(AuditLog(shrunk), [signer], origin=ORIGIN)
 
 
-def test_issuing_refuses_a_new_root_at_the_signed_size(signer: Signer) -> None:
+def test_issuing_refuses_a_new_root_at_the_signed_size(signer: Signer, envelopes: Build) -> None:
     store = RewrittenHistoryStore()
     log = AuditLog(store)
-    store.add_entries([LogEntry(0, "e-0", b"{}", merkle.leaf_hash(b"{}"))], [])
+    log.append(envelopes(0, 1))
     issue_checkpoint(log, [signer], origin=ORIGIN)
     store.rewritten[(0, 0)] = merkle.leaf_hash(b"forged")
     with pytest.raises(CheckpointError, match="two different roots for the same tree size 1"):
+        issue_checkpoint(AuditLog(store), [signer], origin=ORIGIN)
+
+
+def test_a_log_whose_checkpoints_were_removed_is_not_signed_again(
+    signer: Signer, envelopes: Build
+) -> None:
+    store = InMemoryLogStore(WARD)
+    AuditLog(store).append(envelopes(0, 4))
+    log = AuditLog(store)
+    log.append(envelopes(4, 6))
+    with pytest.raises(CheckpointError, match="entries that no checkpoint covers"):
         issue_checkpoint(log, [signer], origin=ORIGIN)
+    assert store.checkpoints() == []
+
+
+def test_a_first_checkpoint_covers_what_its_log_appended(signer: Signer, envelopes: Build) -> None:
+    log = AuditLog(InMemoryLogStore(WARD))
+    log.append(envelopes(0, 3))
+    assert issue_checkpoint(log, [signer], origin=ORIGIN).tree_size == 3
+
+
+class ForgedCheckpointStore(InMemoryLogStore):
+    """A store whose latest checkpoint row was replaced by one signed with another key."""
+
+    def __init__(self, forger: Signer) -> None:
+        super().__init__(WARD)
+        self.forger = forger
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        stored = super().latest_checkpoint()
+        if stored is None:
+            return None
+        forged = sign_checkpoint(Checkpoint(ORIGIN, stored.tree_size, stored.root), [self.forger])
+        return StoredCheckpoint(stored.tree_size, stored.root, forged)
+
+
+def test_a_checkpoint_that_no_trusted_key_signed_is_not_extended(
+    signer: Signer, envelopes: Build
+) -> None:
+    store = ForgedCheckpointStore(Signer.generate("forger.example"))
+    log = AuditLog(store)
+    log.append(envelopes(0, 2))
+    issue_checkpoint(log, [signer], origin=ORIGIN)
+    log.append(envelopes(2, 5))
+    with pytest.raises(CheckpointError, match="does not verify with a trusted key"):
+        issue_checkpoint(log, [signer], origin=ORIGIN)
+    assert [c.tree_size for c in store.checkpoints()] == [2]
+
+
+def test_a_checkpoint_of_a_retired_key_is_extended_when_that_key_is_trusted(
+    signer: Signer, envelopes: Build
+) -> None:
+    log = AuditLog(InMemoryLogStore(WARD))
+    log.append(envelopes(0, 2))
+    issue_checkpoint(log, [signer], origin=ORIGIN)
+    successor = Signer.generate("kyodo.example/audit")
+    log.append(envelopes(2, 4))
+    with pytest.raises(CheckpointError, match="does not verify"):
+        issue_checkpoint(log, [successor], origin=ORIGIN)
+    trusted = [successor.verifier(), signer.verifier()]
+    assert issue_checkpoint(log, [successor], origin=ORIGIN, trusted=trusted).tree_size == 4
+
+
+def test_a_changed_origin_is_named_when_signing_is_refused(
+    signer: Signer, envelopes: Build
+) -> None:
+    log = AuditLog(InMemoryLogStore(WARD))
+    log.append(envelopes(0, 2))
+    issue_checkpoint(log, [signer], origin=ORIGIN)
+    log.append(envelopes(2, 3))
+    with pytest.raises(CheckpointError, match=r"is for log 'kyodo\.example/audit/nerima'"):
+        issue_checkpoint(log, [signer], origin="audit.city.example/nerima")

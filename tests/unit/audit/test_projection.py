@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from shared.audit import merkle
 from shared.audit.canonical import canonical_json
 from shared.audit.checkpoint import open_checkpoint, origin_for_ward
+from shared.audit.errors import CheckpointError
 from shared.audit.log import AuditLog
 from shared.audit.note import Signer
 from shared.audit.projection import AuditProjection
@@ -135,3 +136,28 @@ async def test_the_audit_projection_on_postgresql(
         assert checkpoint_count(runner, "ota") == 1
     finally:
         database.dispose()
+
+
+async def test_the_worker_signs_on_only_over_checkpoints_it_trusts(
+    tmp_path: Path, signer: Signer
+) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'audit.sqlite3'}")
+    first = ProjectionRunner(database, AuditProjection([signer], "kyodo.example/audit"))
+    await first.create_tables()
+    await first.apply([event(0), event(1)])
+    successor = Signer.generate("kyodo.example/audit")
+    untrusting = ProjectionRunner(database, AuditProjection([successor], "kyodo.example/audit"))
+    with pytest.raises(CheckpointError, match="does not verify with a trusted key"):
+        await untrusting.apply([event(2)])
+    assert len(stored_leaves(first, "nerima")) == 2  # the refused batch left nothing
+    trusted = [successor.verifier(), signer.verifier()]
+    rotated = AuditProjection([successor], "kyodo.example/audit", trusted=trusted)
+    assert await ProjectionRunner(database, rotated).apply([event(2)]) == 1
+    assert checkpoint_count(first, "nerima") == 2
+
+    with database.engine.begin() as connection:
+        connection.execute(sa.delete(checkpoints).where(checkpoints.c.ward == "nerima"))
+    with pytest.raises(CheckpointError, match="entries that no checkpoint covers"):
+        await ProjectionRunner(database, rotated).apply([event(3)])
+    assert len(stored_leaves(first, "nerima")) == 3
+    database.dispose()
