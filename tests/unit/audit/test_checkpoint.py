@@ -221,12 +221,18 @@ def test_a_checkpoint_that_no_trusted_key_signed_is_not_extended(
     assert [c.tree_size for c in store.checkpoints()] == [2]
 
 
-def test_a_checkpoint_of_a_retired_key_is_extended_when_that_key_is_trusted(
-    signer: Signer, envelopes: Build
-) -> None:
+def checkpointed_log(signer: Signer, envelopes: Build) -> AuditLog:
+    """Two events and their checkpoint."""
     log = AuditLog(InMemoryLogStore(WARD))
     log.append(envelopes(0, 2))
     issue_checkpoint(log, [signer], origin=ORIGIN)
+    return log
+
+
+def test_a_checkpoint_of_a_retired_key_is_extended_when_that_key_is_trusted(
+    signer: Signer, envelopes: Build
+) -> None:
+    log = checkpointed_log(signer, envelopes)
     successor = Signer.generate("kyodo.example/audit")
     log.append(envelopes(2, 4))
     with pytest.raises(CheckpointError, match="does not verify"):
@@ -238,9 +244,7 @@ def test_a_checkpoint_of_a_retired_key_is_extended_when_that_key_is_trusted(
 def test_a_changed_origin_is_named_when_signing_is_refused(
     signer: Signer, envelopes: Build
 ) -> None:
-    log = AuditLog(InMemoryLogStore(WARD))
-    log.append(envelopes(0, 2))
-    issue_checkpoint(log, [signer], origin=ORIGIN)
+    log = checkpointed_log(signer, envelopes)
     log.append(envelopes(2, 3))
     with pytest.raises(CheckpointError, match=r"is for log 'kyodo\.example/audit/nerima'"):
         issue_checkpoint(log, [signer], origin="audit.city.example/nerima")
