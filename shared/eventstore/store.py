@@ -19,13 +19,15 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
+from shared.audit.canonical import canonical_json
+from shared.audit.errors import LeafEncodingError
 from shared.clock import Clock, utc_now
 from shared.db import Database
 from shared.errors import ConcurrencyError, IdempotencyConflict
 from shared.events.envelope import EventActor, EventEnvelope, NewEvent
 from shared.eventstore.schema import events, idempotency_keys, metadata, relay_cursors
 from shared.ids import new_id
-from shared.jsontext import json_text
+from shared.jsontext import is_plain, json_text
 from shared.telemetry.context import current_traceparent
 from shared.telemetry.metrics import appended_events
 from shared.telemetry.tracing import append_spans, spans_recorded, tracer
@@ -342,6 +344,7 @@ class _Prepared:
             document["version"] = versions[stream_id] + offset
             if (stamp := self.stamps.get(stream_id)) is not None:
                 document["data"] = stamp(document["data"], document["version"])
+            require_loggable(document["data"])
             rows.append(
                 {
                     "event_id": document["event_id"],
@@ -354,6 +357,18 @@ class _Prepared:
                 }
             )
         return rows
+
+
+def require_loggable(data: dict[str, Any]) -> None:
+    """Refuse data the audit log could not encode (RFC 8785 has no NaN or infinity, and no
+    integer beyond ±(2**53 − 1)): such an event would be stored and published, yet never
+    logged. Plain data (the usual kind) is encodable by construction."""
+    if is_plain(data):
+        return
+    try:
+        canonical_json(data)
+    except LeafEncodingError as error:
+        raise ValueError(f"event data cannot be logged for audit: {error}") from error
 
 
 _PG_INSERT_EVENTS = sa.text(

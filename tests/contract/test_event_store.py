@@ -417,3 +417,24 @@ async def test_a_naive_clock_is_refused_and_nothing_is_written(database: Databas
     with pytest.raises((ValueError, sa.exc.StatementError)):
         await store.append_batch([item])
     assert await EventStore(database).read_stream("naive") == []
+
+
+@pytest.mark.parametrize("value", [2**53, -(2**60), float("nan"), float("inf")])
+async def test_data_the_audit_log_cannot_encode_is_refused(
+    store: EventStore, value: object
+) -> None:
+    unloggable = [NewEvent(event_type="test.ThingHappened", data={"n": 1, "x": [value]})]
+    with pytest.raises(ValueError, match="cannot be logged for audit"):
+        await store.append("thing-1", NO_STREAM, unloggable, context())
+    assert await store.read_stream("thing-1") == []
+    assert await store.max_position() == 0
+
+
+async def test_data_with_finite_floats_and_large_safe_integers_is_stored(
+    store: EventStore,
+) -> None:
+    data = {"ratio": 0.25, "big": 2**53 - 1, "絵文字": "\U0001f600"}
+    await store.append(
+        "thing-1", NO_STREAM, [NewEvent(event_type="test.ThingHappened", data=data)], context()
+    )
+    assert (await store.read_stream("thing-1"))[0].data == data
