@@ -16,7 +16,7 @@ from pathlib import Path
 
 from shared.audit.checkpoint import open_checkpoint
 from shared.audit.compact import CompactRange
-from shared.audit.diagnose import envelope_event_id, explain_mismatch, explain_shortfall
+from shared.audit.diagnose import explain_mismatch, explain_shortfall
 from shared.audit.errors import (
     BadSignatureError,
     CheckpointError,
@@ -35,6 +35,7 @@ from shared.audit.merkle import perfect_subtrees
 from shared.audit.note import Verifier
 from shared.audit.problems import Problem, ProblemKind, SignedHead, VerificationError
 from shared.audit.scan import ChunkSummary, read_lines, summarise_file
+from shared.audit.window import envelope_event_id
 
 Progress = Callable[[int, int], None]
 """Called with (entries hashed so far, entries in the export) as verification advances."""
