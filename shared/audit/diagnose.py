@@ -7,7 +7,7 @@ was altered to match, a search for a single inserted entry is tried on small ran
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import islice
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from shared.audit.difference import difference_at
 from shared.audit.errors import ExportFormatError
 from shared.audit.export import ENTRIES_FILE, INDEX_FILE, IndexRecord, parse_index_line
 from shared.audit.problems import Problem, ProblemKind, SignedHead
-from shared.audit.scan import read_lines
+from shared.audit.scan import leaf_hashes, read_lines
 from shared.audit.window import EntryWindow, entry_problem
 
 MAX_INSERTION_SEARCH = 1024
@@ -27,12 +27,16 @@ up to this many entries at its end is still recognised."""
 _INDEX_PREFIX = b'{"index":'
 
 
-def explain_mismatch(directory: Path, verified: CompactRange, head: SignedHead) -> Problem:
-    """Why the entries after the verified tree do not reproduce ``head``'s root."""
+def explain_mismatch(
+    directory: Path, verified: CompactRange, head: SignedHead, later: Sequence[SignedHead] = ()
+) -> Problem:
+    """Why the entries after the verified tree do not reproduce ``head``'s root; ``later`` are
+    the checkpoints after it, smallest first."""
     start, stop = verified.size, head.tree_size
     return (
         _first_difference(directory, start, stop)
         or _single_insertion(directory, verified, head)
+        or _conflict_with_later(directory, verified, head, later)
         or _unexplained(start, head)
     )
 
@@ -137,6 +141,46 @@ def _single_insertion(directory: Path, verified: CompactRange, head: SignedHead)
                 candidate,
             )
         prefix.extend([window.hashes[candidate - start]])
+    return None
+
+
+def _conflict_with_later(
+    directory: Path, verified: CompactRange, head: SignedHead, later: Sequence[SignedHead]
+) -> Problem | None:
+    """Entries that reproduce a later checkpoint's root prove that ``head`` cannot be a prefix
+    of that tree: the two sign different histories, whatever was done to the entries."""
+    larger = [other for other in later if other.tree_size > head.tree_size]
+    if verified.size == head.tree_size or not larger:
+        return None
+    reproduced = _first_reproduced(directory, verified, larger)
+    if reproduced is None:
+        return None
+    earlier = f" and every one before {head.location}" if verified.size else ""
+    return Problem(
+        ProblemKind.CONFLICTING_CHECKPOINTS,
+        f"{head.location} (tree size {head.tree_size}) and {reproduced.location} (tree size "
+        f"{reproduced.tree_size}) sign two different histories: the entries reproduce the root "
+        f"signed in {reproduced.location}{earlier}, not the one at tree size {head.tree_size}",
+        location=head.location,
+    )
+
+
+def _first_reproduced(
+    directory: Path, verified: CompactRange, heads: Sequence[SignedHead]
+) -> SignedHead | None:
+    """The first of ``heads`` (smallest first) whose root the entries reproduce, hashing them
+    on from the verified tree."""
+    tree = verified.copy()
+    with (directory / ENTRIES_FILE).open("rb") as entries:
+        lines = (line.removesuffix(b"\n") for line in islice(entries, tree.size, None))
+        for head in heads:
+            while tree.size < head.tree_size:
+                batch = list(islice(lines, min(WINDOW, head.tree_size - tree.size)))
+                if not batch:
+                    return None
+                tree.extend(leaf_hashes(batch))
+            if tree.root() == head.root:
+                return head
     return None
 
 

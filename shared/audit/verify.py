@@ -153,7 +153,8 @@ class _EntryScan:
         while self._pending and self._pending[-1].tree_size == tree.size:
             head = self._pending[-1]
             if tree.root() != head.root:
-                problem = explain_mismatch(self._directory, self.verified, head)
+                later = self._pending[-2::-1]
+                problem = explain_mismatch(self._directory, self.verified, head, later)
                 raise VerificationError(problem)
             self._pending.pop()
             self.verified = tree

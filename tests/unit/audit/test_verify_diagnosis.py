@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from shared.audit import diagnose
-from shared.audit.checkpoint import issue_checkpoint
+from shared.audit.checkpoint import Checkpoint, issue_checkpoint, sign_checkpoint
 from shared.audit.export import export_log
 from shared.audit.log import AuditLog
+from shared.audit.merkle import leaf_hash, root_of
 from shared.audit.note import Signer
 from shared.audit.problems import ProblemKind
 from shared.audit.store import InMemoryLogStore
@@ -132,3 +133,34 @@ def test_shifts_are_followed_across_small_diagnosis_windows(
     write_entry_lines(exported, original[:position] + inserted + original[position:])
     message = assert_problem(verify_export(exported), ProblemKind.INSERTED_ENTRY, position)
     assert f"2 entries were inserted at {position}" in message
+
+
+# --- checkpoints that sign two histories ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("size", "name", "reproduced"),
+    [(35, "000003x", "000004"), (5, "000000x", "000001"), (59, "000005x", "000006")],
+)
+def test_a_checkpoint_between_reproduced_ones_conflicts_with_the_next(
+    exported: Path, signer: Signer, size: int, name: str, reproduced: str
+) -> None:
+    kept = [leaf_hash(line) for line in entry_lines(exported)[: size - 1]]
+    other_history = root_of([*kept, leaf_hash(b"another entry")])
+    note = sign_checkpoint(Checkpoint(ORIGIN, size, other_history), [signer])
+    (exported / "checkpoints" / f"{name}.note").write_text(note)
+    report = verify_export(exported)
+    message = assert_problem(report, ProblemKind.CONFLICTING_CHECKPOINTS, None)
+    assert (
+        f"checkpoints/{name}.note (tree size {size}) and checkpoints/{reproduced}.note" in message
+    )
+    assert "sign two different histories" in message
+    assert report.problem is not None and report.problem.location == f"checkpoints/{name}.note"
+    assert report.entries_verified == size // BATCH * BATCH
+
+
+def test_a_changed_entry_is_not_taken_for_a_conflict(exported: Path) -> None:
+    lines = entry_lines(exported)
+    lines[33] = lines[33].replace(b'"amount_yen":1033', b'"amount_yen":9033')
+    write_entry_lines(exported, lines)
+    assert_problem(verify_export(exported), ProblemKind.CHANGED_ENTRY, 33)
