@@ -3,8 +3,8 @@
 Checks, in this order, and stops at the first problem: the manifest and keys; every checkpoint's
 signature, origin and order, and that no two checkpoints sign different roots for one size; then
 the entries, hashed from the start, against the root of every checkpoint at its size (which also
-proves the checkpoints consistent with each other); finally that the entries end exactly at the
-latest checkpoint.
+proves the checkpoints consistent with each other); that no entry or checkpoint the manifest
+states is missing; finally that the entries end exactly at the latest checkpoint.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from shared.audit.checkpoint import open_checkpoint
 from shared.audit.compact import CompactRange
+from shared.audit.completeness import manifest_mismatch, missing_from_export
 from shared.audit.diagnose import explain_mismatch, explain_shortfall
 from shared.audit.errors import (
     BadSignatureError,
@@ -77,7 +78,9 @@ def verify_export(
         manifest = _read_manifest(directory)
         origin = manifest.origin
         keys = list(trusted_keys) if trusted_keys is not None else _read_keys(directory)
-        scan.run(check_checkpoints(directory, keys, manifest), manifest.entries, workers)
+        heads = check_checkpoints(directory, keys, manifest)
+        scan.run(heads, manifest.entries, workers)
+        _raise_first(missing_from_export(directory, manifest, heads, scan.total), scan.uncovered())
     except VerificationError as found:
         problem = found.problem
     return VerificationReport(
@@ -121,6 +124,8 @@ class _EntryScan:
         self.checkpoints_verified = 0
         self._pending: list[SignedHead] = []
         self._expected_total = 0
+        self.total = 0
+        """Entries in the export, once run."""
 
     def run(self, heads: list[SignedHead], expected_total: int, workers: int | None) -> None:
         self._pending = list(reversed(heads))
@@ -135,7 +140,8 @@ class _EntryScan:
             self._add_chunk(summary)
             if self._progress:
                 self._progress(self._tree.size, max(self._tree.size, self._expected_total))
-        self._check_end(self._tree.size)
+        self.total = self._tree.size
+        self._check_end(self.total)
 
     def _add_chunk(self, summary: ChunkSummary) -> None:
         """Grows the tree by one chunk, checking the heads signed at sizes inside it."""
@@ -164,10 +170,12 @@ class _EntryScan:
         if self._pending:
             head = self._pending[-1]
             raise VerificationError(explain_shortfall(self._directory, self.verified, head, total))
-        if total > self.verified.size:
-            raise VerificationError(self._uncovered(self.verified.size))
 
-    def _uncovered(self, index: int) -> Problem:
+    def uncovered(self) -> Problem | None:
+        """The first entry after the latest checkpoint, if any."""
+        index = self.verified.size
+        if self.total <= index:
+            return None
         lines = read_lines(self._directory / ENTRIES_FILE, index, index + 1)
         event_id = envelope_event_id(lines[0]) if lines else None
         return Problem(
@@ -182,9 +190,17 @@ class _EntryScan:
 
 def _read_manifest(directory: Path) -> Manifest:
     try:
-        return read_manifest(directory)
+        manifest = read_manifest(directory)
     except ExportFormatError as error:
         raise VerificationError(Problem(ProblemKind.MALFORMED_EXPORT, str(error))) from error
+    _raise_first(manifest_mismatch(manifest))
+    return manifest
+
+
+def _raise_first(*problems: Problem | None) -> None:
+    for problem in problems:
+        if problem is not None:
+            raise VerificationError(problem)
 
 
 def _read_keys(directory: Path) -> list[Verifier]:

@@ -5,11 +5,26 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from shared.audit.export import ENTRIES_FILE
+from shared.audit.checkpoint import issue_checkpoint
+from shared.audit.export import ENTRIES_FILE, export_log
+from shared.audit.log import AuditLog
+from shared.audit.note import Signer
 from shared.audit.problems import ProblemKind
+from shared.audit.store import InMemoryLogStore
 from shared.audit.verify import VerificationReport
 
-from .conftest import make_envelope
+from .conftest import ORIGIN, WARD, make_envelope
+
+
+def export_of_batches(directory: Path, signer: Signer, events: int, batch: int) -> Path:
+    """An export of ``events`` events with a signed checkpoint after every ``batch``."""
+    store = InMemoryLogStore(WARD)
+    log = AuditLog(store)
+    for start in range(0, events, batch):
+        log.append(make_envelope(n) for n in range(start, min(start + batch, events)))
+        issue_checkpoint(log, [signer], origin=ORIGIN)
+    export_log(store, directory, origin=ORIGIN, verifiers=[signer.verifier()])
+    return directory
 
 
 def event_id(number: int) -> str:

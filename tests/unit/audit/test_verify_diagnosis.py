@@ -8,32 +8,28 @@ from pathlib import Path
 import pytest
 
 from shared.audit import diagnose
-from shared.audit.checkpoint import Checkpoint, issue_checkpoint, sign_checkpoint
-from shared.audit.export import export_log
-from shared.audit.log import AuditLog
+from shared.audit.checkpoint import Checkpoint, sign_checkpoint
 from shared.audit.merkle import leaf_hash, root_of
 from shared.audit.note import Signer
 from shared.audit.problems import ProblemKind
-from shared.audit.store import InMemoryLogStore
 from shared.audit.verify import verify_export
 
-from .conftest import ORIGIN, WARD, make_envelope
-from .export_files import assert_problem, entry_lines, event_id, forged_line, write_entry_lines
+from .conftest import ORIGIN
+from .export_files import (
+    assert_problem,
+    entry_lines,
+    event_id,
+    export_of_batches,
+    forged_line,
+    write_entry_lines,
+)
 
 EVENTS, BATCH = 60, 10
 
 
 @pytest.fixture
 def exported(tmp_path: Path, signer: Signer) -> Path:
-    """An export of 60 events with a signed checkpoint after every 10."""
-    store = InMemoryLogStore(WARD)
-    log = AuditLog(store)
-    for start in range(0, EVENTS, BATCH):
-        log.append(make_envelope(n) for n in range(start, start + BATCH))
-        issue_checkpoint(log, [signer], origin=ORIGIN)
-    directory = tmp_path / "export"
-    export_log(store, directory, origin=ORIGIN, verifiers=[signer.verifier()])
-    return directory
+    return export_of_batches(tmp_path / "export", signer, EVENTS, BATCH)
 
 
 # --- entries removed, inserted or moved ----------------------------------------------------
