@@ -9,6 +9,7 @@ states is missing; finally that the entries end exactly at the latest checkpoint
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -67,9 +68,12 @@ def verify_export(
     trusted_keys: Sequence[Verifier] | None = None,
     progress: Progress | None = None,
     workers: int | None = None,
+    pinned: Sequence[Path] = (),
 ) -> VerificationReport:
     """Verify an export directory. ``trusted_keys`` should come from a source other than the
-    export itself; without them the export's own ``verifier-keys.txt`` is used."""
+    export itself; without them the export's own ``verifier-keys.txt`` is used. ``pinned`` are
+    checkpoint files obtained elsewhere (a signed note, or the JSON of the checkpoint route):
+    the entries must reach each one's size and reproduce its root."""
     started = time.perf_counter()
     scan = _EntryScan(directory, progress)
     origin: str | None = None
@@ -79,7 +83,8 @@ def verify_export(
         origin = manifest.origin
         keys = list(trusted_keys) if trusted_keys is not None else _read_keys(directory)
         heads = check_checkpoints(directory, keys, manifest)
-        scan.run(heads, manifest.entries, workers)
+        expected = _with_pinned(heads, _pinned_heads(pinned, keys, manifest))
+        scan.run(expected, manifest.entries, workers)
         _raise_first(missing_from_export(directory, manifest, heads, scan.total), scan.uncovered())
     except VerificationError as found:
         problem = found.problem
@@ -111,6 +116,41 @@ def check_checkpoints(
             raise VerificationError(_conflict(earlier, head))
         heads.append(head)
     return heads
+
+
+def _pinned_heads(
+    paths: Sequence[Path], keys: list[Verifier], manifest: Manifest
+) -> list[SignedHead]:
+    return [_open_head(str(path), _read_pinned(path), keys, manifest.origin) for path in paths]
+
+
+def _with_pinned(heads: list[SignedHead], pinned: list[SignedHead]) -> list[SignedHead]:
+    """The export's heads and the pinned ones, by tree size; a pinned head must not sign
+    another root for the size of one of the export's."""
+    by_size = {head.tree_size: head for head in heads}
+    for head in pinned:
+        earlier = by_size.get(head.tree_size, head)
+        if earlier.root != head.root:
+            raise VerificationError(_conflict(earlier, head))
+    return sorted([*heads, *pinned], key=lambda head: head.tree_size)
+
+
+def _read_pinned(path: Path) -> str:
+    """The note in a checkpoint file: the note itself, or ``{"note": ...}`` as served."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        if not text.lstrip().startswith("{"):
+            return text
+        note = json.loads(text).get("note")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError) as error:
+        problem = _at(ProblemKind.MALFORMED_CHECKPOINT, str(path), error)
+        raise VerificationError(problem) from error
+    if not isinstance(note, str):
+        message = f"{path}: no signed note in this JSON"
+        raise VerificationError(
+            Problem(ProblemKind.MALFORMED_CHECKPOINT, message, location=str(path))
+        )
+    return note
 
 
 class _EntryScan:
