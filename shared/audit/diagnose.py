@@ -7,56 +7,36 @@ was altered to match, a search for a single inserted entry is tried on small ran
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from itertools import islice
 from pathlib import Path
 
 from shared.audit.compact import CompactRange
+from shared.audit.difference import difference_at
 from shared.audit.errors import ExportFormatError
 from shared.audit.export import ENTRIES_FILE, INDEX_FILE, IndexRecord, parse_index_line
 from shared.audit.problems import Problem, ProblemKind, SignedHead
 from shared.audit.scan import leaf_hashes, read_lines
+from shared.audit.window import EntryWindow, entry_problem
 
 MAX_INSERTION_SEARCH = 1024
 WINDOW = 1 << 16
+LOOKAHEAD = 4096
+"""Entries (and records) loaded past a window's end, so that a removal, insertion or move of
+up to this many entries at its end is still recognised."""
 _INDEX_PREFIX = b'{"index":'
 
 
-@dataclass(frozen=True, slots=True)
-class _Window:
-    """Entries ``[start, start + len(leaves))`` with their hashes, and the recorded index
-    around them; the last loaded entry and record are lookahead for the one before."""
-
-    start: int
-    leaves: list[bytes]
-    hashes: list[bytes]
-    records: dict[int, IndexRecord]
-    records_by_hash: dict[bytes, IndexRecord]
-
-    @classmethod
-    def of(cls, start: int, leaves: list[bytes], records: dict[int, IndexRecord]) -> _Window:
-        by_hash = {record.leaf_hash: record for record in records.values()}
-        return cls(start, leaves, leaf_hashes(leaves), records, by_hash)
-
-    def hash_at(self, index: int) -> bytes | None:
-        offset = index - self.start
-        return self.hashes[offset] if 0 <= offset < len(self.hashes) else None
-
-    def event_id_at(self, index: int) -> str:
-        offset = index - self.start
-        if not 0 <= offset < len(self.leaves):
-            return "unknown"
-        return envelope_event_id(self.leaves[offset])
-
-
-def explain_mismatch(directory: Path, verified: CompactRange, head: SignedHead) -> Problem:
-    """Why the entries after the verified tree do not reproduce ``head``'s root."""
+def explain_mismatch(
+    directory: Path, verified: CompactRange, head: SignedHead, later: Sequence[SignedHead] = ()
+) -> Problem:
+    """Why the entries after the verified tree do not reproduce ``head``'s root; ``later`` are
+    the checkpoints after it, smallest first."""
     start, stop = verified.size, head.tree_size
     return (
         _first_difference(directory, start, stop)
         or _single_insertion(directory, verified, head)
+        or _conflict_with_later(directory, verified, head, later)
         or _unexplained(start, head)
     )
 
@@ -91,26 +71,17 @@ def read_index_records(path: Path, start: int, stop: int) -> dict[int, IndexReco
     return records
 
 
-def envelope_event_id(leaf: bytes) -> str:
-    try:
-        envelope = json.loads(leaf)
-    except ValueError:
-        return "unreadable"
-    event_id = envelope.get("event_id") if isinstance(envelope, dict) else None
-    return event_id if isinstance(event_id, str) else "unknown"
-
-
 def _first_difference(directory: Path, start: int, stop: int) -> Problem | None:
     for window in _windows(directory, start, stop):
         end = min(window.start + WINDOW, stop, window.start + len(window.leaves))
         for index in range(window.start, end):
-            problem = _difference_at(window, index)
+            problem = difference_at(window, index)
             if problem:
                 return problem
     return None
 
 
-def _windows(directory: Path, start: int, stop: int) -> Iterator[_Window]:
+def _windows(directory: Path, start: int, stop: int) -> Iterator[EntryWindow]:
     """Consecutive windows of at most WINDOW entries over ``[start, stop)``, read forward once
     so that memory stays bounded however far apart the checkpoints are."""
     with (directory / ENTRIES_FILE).open("rb") as entries:
@@ -121,14 +92,14 @@ def _windows(directory: Path, start: int, stop: int) -> Iterator[_Window]:
         pending: IndexRecord | None = None
         for begin in range(start, stop, WINDOW):
             end = min(begin + WINDOW, stop)
-            held_lines += islice(lines, end + 1 - begin - len(held_lines))
-            while pending is None or pending.index < end + 2:
+            held_lines += islice(lines, end + LOOKAHEAD - begin - len(held_lines))
+            while pending is None or pending.index < end + LOOKAHEAD:
                 if pending is not None:
                     held_records.setdefault(pending.index, pending)
                 pending = next(records, None)
                 if pending is None:
                     break
-            yield _Window.of(begin, held_lines, held_records)
+            yield EntryWindow.of(begin, held_lines, held_records)
             held_lines = held_lines[end - begin :]
             held_records = {i: record for i, record in held_records.items() if i >= end}
 
@@ -148,93 +119,11 @@ def _records_from(path: Path, start: int) -> Iterator[IndexRecord]:
         return
 
 
-def _difference_at(window: _Window, index: int) -> Problem | None:
-    record = window.records.get(index)
-    computed = window.hash_at(index)
-    if record is None:
-        return _missing_from_index(window, index) if window.records else None
-    if computed == record.leaf_hash:
-        return None
-    following = window.records.get(index + 1)
-    if following and computed == following.leaf_hash:
-        return _removed_or_swapped(window, record, following)
-    moved = window.records_by_hash.get(computed or b"")
-    if moved:
-        return _problem(
-            ProblemKind.REORDERED_ENTRIES,
-            f"entry {moved.index} ({moved.event_id}) was moved: it stands where entry {index} "
-            f"({record.event_id}) belongs",
-            moved.index,
-            moved.event_id,
-            index,
-        )
-    if window.hash_at(index + 1) == record.leaf_hash:
-        event_id = window.event_id_at(index)
-        return _problem(
-            ProblemKind.INSERTED_ENTRY,
-            f"entry {index} ({event_id}) was inserted: the logged entry {index} "
-            f"({record.event_id}) follows it",
-            index,
-            event_id,
-            index,
-        )
-    return _changed(window, record)
-
-
-def _missing_from_index(window: _Window, index: int) -> Problem:
-    following = window.records.get(index + 1)
-    after = (
-        f"; entry {index + 1} ({following.event_id}) follows entry {index - 1}" if following else ""
-    )
-    return _problem(
-        ProblemKind.REMOVED_ENTRY,
-        f"entry {index} was removed: the export has no entry {index}{after}",
-        index,
-        None,
-        index,
-    )
-
-
-def _removed_or_swapped(window: _Window, record: IndexRecord, following: IndexRecord) -> Problem:
-    index = record.index
-    if window.hash_at(index + 1) == record.leaf_hash:
-        return _problem(
-            ProblemKind.REORDERED_ENTRIES,
-            f"entries {index} ({record.event_id}) and {index + 1} ({following.event_id}) "
-            "were swapped",
-            index,
-            record.event_id,
-            index,
-        )
-    return _problem(
-        ProblemKind.REMOVED_ENTRY,
-        f"entry {index} ({record.event_id}) was removed: entry {index + 1} "
-        f"({following.event_id}) stands in its place",
-        index,
-        record.event_id,
-        index,
-    )
-
-
-def _changed(window: _Window, record: IndexRecord) -> Problem:
-    index = record.index
-    found_id = window.event_id_at(index)
-    renamed = "" if found_id == record.event_id else f"; its event_id now reads {found_id!r}"
-    return _problem(
-        ProblemKind.CHANGED_ENTRY,
-        f"entry {index} ({record.event_id}) was changed: its bytes no longer hash to the leaf "
-        f"hash logged for it{renamed}",
-        index,
-        record.event_id,
-        index,
-    )
-
-
 def _single_insertion(directory: Path, verified: CompactRange, head: SignedHead) -> Problem | None:
     start, stop = verified.size, head.tree_size
     if stop - start > MAX_INSERTION_SEARCH:
         return None
-    window = _Window.of(start, read_lines(directory / ENTRIES_FILE, start, stop + 1), {})
+    window = EntryWindow.of(start, read_lines(directory / ENTRIES_FILE, start, stop + 1), {})
     if len(window.hashes) < stop - start + 1:
         return None
     prefix = verified.copy()
@@ -243,7 +132,7 @@ def _single_insertion(directory: Path, verified: CompactRange, head: SignedHead)
         tree.extend(window.hashes[candidate - start + 1 : stop - start + 1])
         if tree.root() == head.root:
             event_id = window.event_id_at(candidate)
-            return _problem(
+            return entry_problem(
                 ProblemKind.INSERTED_ENTRY,
                 f"entry {candidate} ({event_id}) was inserted: without it the entries "
                 f"reproduce the root signed in {head.location}",
@@ -252,6 +141,46 @@ def _single_insertion(directory: Path, verified: CompactRange, head: SignedHead)
                 candidate,
             )
         prefix.extend([window.hashes[candidate - start]])
+    return None
+
+
+def _conflict_with_later(
+    directory: Path, verified: CompactRange, head: SignedHead, later: Sequence[SignedHead]
+) -> Problem | None:
+    """Entries that reproduce a later checkpoint's root prove that ``head`` cannot be a prefix
+    of that tree: the two sign different histories, whatever was done to the entries."""
+    larger = [other for other in later if other.tree_size > head.tree_size]
+    if verified.size == head.tree_size or not larger:
+        return None
+    reproduced = _first_reproduced(directory, verified, larger)
+    if reproduced is None:
+        return None
+    earlier = f" and every one before {head.location}" if verified.size else ""
+    return Problem(
+        ProblemKind.CONFLICTING_CHECKPOINTS,
+        f"{head.location} (tree size {head.tree_size}) and {reproduced.location} (tree size "
+        f"{reproduced.tree_size}) sign two different histories: the entries reproduce the root "
+        f"signed in {reproduced.location}{earlier}, not the one at tree size {head.tree_size}",
+        location=head.location,
+    )
+
+
+def _first_reproduced(
+    directory: Path, verified: CompactRange, heads: Sequence[SignedHead]
+) -> SignedHead | None:
+    """The first of ``heads`` (smallest first) whose root the entries reproduce, hashing them
+    on from the verified tree."""
+    tree = verified.copy()
+    with (directory / ENTRIES_FILE).open("rb") as entries:
+        lines = (line.removesuffix(b"\n") for line in islice(entries, tree.size, None))
+        for head in heads:
+            while tree.size < head.tree_size:
+                batch = list(islice(lines, min(WINDOW, head.tree_size - tree.size)))
+                if not batch:
+                    return None
+                tree.extend(leaf_hashes(batch))
+            if tree.root() == head.root:
+                return head
     return None
 
 
@@ -268,13 +197,6 @@ def _unexplained(start: int, head: SignedHead) -> Problem:
             "removed or reordered since the previous checkpoint"
         )
     return Problem(ProblemKind.ROOT_MISMATCH, message, None, None, head.location)
-
-
-def _problem(
-    kind: ProblemKind, message: str, index: int, event_id: str | None, line_index: int
-) -> Problem:
-    location = f"{ENTRIES_FILE} line {line_index + 1}"
-    return Problem(kind, f"{message} ({location})", index, event_id, location)
 
 
 def _quick_index(line: bytes) -> int | None:

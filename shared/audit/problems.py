@@ -10,6 +10,7 @@ from shared.audit.errors import AuditError
 
 class ProblemKind(StrEnum):
     MALFORMED_EXPORT = "malformed-export"
+    TRUNCATED_EXPORT = "truncated-export"
     MALFORMED_CHECKPOINT = "malformed-checkpoint"
     BAD_SIGNATURE = "bad-signature"
     UNKNOWN_KEY = "unknown-key"

@@ -3,12 +3,13 @@
 Checks, in this order, and stops at the first problem: the manifest and keys; every checkpoint's
 signature, origin and order, and that no two checkpoints sign different roots for one size; then
 the entries, hashed from the start, against the root of every checkpoint at its size (which also
-proves the checkpoints consistent with each other); finally that the entries end exactly at the
-latest checkpoint.
+proves the checkpoints consistent with each other); that no entry or checkpoint the manifest
+states is missing; finally that the entries end exactly at the latest checkpoint.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,8 @@ from pathlib import Path
 
 from shared.audit.checkpoint import open_checkpoint
 from shared.audit.compact import CompactRange
-from shared.audit.diagnose import envelope_event_id, explain_mismatch, explain_shortfall
+from shared.audit.completeness import manifest_mismatch, missing_from_export
+from shared.audit.diagnose import explain_mismatch, explain_shortfall
 from shared.audit.errors import (
     BadSignatureError,
     CheckpointError,
@@ -35,6 +37,7 @@ from shared.audit.merkle import perfect_subtrees
 from shared.audit.note import Verifier
 from shared.audit.problems import Problem, ProblemKind, SignedHead, VerificationError
 from shared.audit.scan import ChunkSummary, read_lines, summarise_file
+from shared.audit.window import envelope_event_id
 
 Progress = Callable[[int, int], None]
 """Called with (entries hashed so far, entries in the export) as verification advances."""
@@ -65,9 +68,12 @@ def verify_export(
     trusted_keys: Sequence[Verifier] | None = None,
     progress: Progress | None = None,
     workers: int | None = None,
+    pinned: Sequence[Path] = (),
 ) -> VerificationReport:
     """Verify an export directory. ``trusted_keys`` should come from a source other than the
-    export itself; without them the export's own ``verifier-keys.txt`` is used."""
+    export itself; without them the export's own ``verifier-keys.txt`` is used. ``pinned`` are
+    checkpoint files obtained elsewhere (a signed note, or the JSON of the checkpoint route):
+    the entries must reach each one's size and reproduce its root."""
     started = time.perf_counter()
     scan = _EntryScan(directory, progress)
     origin: str | None = None
@@ -76,7 +82,10 @@ def verify_export(
         manifest = _read_manifest(directory)
         origin = manifest.origin
         keys = list(trusted_keys) if trusted_keys is not None else _read_keys(directory)
-        scan.run(check_checkpoints(directory, keys, manifest), manifest.entries, workers)
+        heads = check_checkpoints(directory, keys, manifest)
+        expected = _with_pinned(heads, _pinned_heads(pinned, keys, manifest))
+        scan.run(expected, manifest.entries, workers)
+        _raise_first(missing_from_export(directory, manifest, heads, scan.total), scan.uncovered())
     except VerificationError as found:
         problem = found.problem
     return VerificationReport(
@@ -109,6 +118,41 @@ def check_checkpoints(
     return heads
 
 
+def _pinned_heads(
+    paths: Sequence[Path], keys: list[Verifier], manifest: Manifest
+) -> list[SignedHead]:
+    return [_open_head(str(path), _read_pinned(path), keys, manifest.origin) for path in paths]
+
+
+def _with_pinned(heads: list[SignedHead], pinned: list[SignedHead]) -> list[SignedHead]:
+    """The export's heads and the pinned ones, by tree size; a pinned head must not sign
+    another root for the size of one of the export's."""
+    by_size = {head.tree_size: head for head in heads}
+    for head in pinned:
+        earlier = by_size.get(head.tree_size, head)
+        if earlier.root != head.root:
+            raise VerificationError(_conflict(earlier, head))
+    return sorted([*heads, *pinned], key=lambda head: head.tree_size)
+
+
+def _read_pinned(path: Path) -> str:
+    """The note in a checkpoint file: the note itself, or ``{"note": ...}`` as served."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        if not text.lstrip().startswith("{"):
+            return text
+        note = json.loads(text).get("note")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError) as error:
+        problem = _at(ProblemKind.MALFORMED_CHECKPOINT, str(path), error)
+        raise VerificationError(problem) from error
+    if not isinstance(note, str):
+        message = f"{path}: no signed note in this JSON"
+        raise VerificationError(
+            Problem(ProblemKind.MALFORMED_CHECKPOINT, message, location=str(path))
+        )
+    return note
+
+
 class _EntryScan:
     """Hashes the entries once, checking each checkpoint's root at its tree size."""
 
@@ -120,6 +164,8 @@ class _EntryScan:
         self.checkpoints_verified = 0
         self._pending: list[SignedHead] = []
         self._expected_total = 0
+        self.total = 0
+        """Entries in the export, once run."""
 
     def run(self, heads: list[SignedHead], expected_total: int, workers: int | None) -> None:
         self._pending = list(reversed(heads))
@@ -134,7 +180,8 @@ class _EntryScan:
             self._add_chunk(summary)
             if self._progress:
                 self._progress(self._tree.size, max(self._tree.size, self._expected_total))
-        self._check_end(self._tree.size)
+        self.total = self._tree.size
+        self._check_end(self.total)
 
     def _add_chunk(self, summary: ChunkSummary) -> None:
         """Grows the tree by one chunk, checking the heads signed at sizes inside it."""
@@ -152,7 +199,8 @@ class _EntryScan:
         while self._pending and self._pending[-1].tree_size == tree.size:
             head = self._pending[-1]
             if tree.root() != head.root:
-                problem = explain_mismatch(self._directory, self.verified, head)
+                later = self._pending[-2::-1]
+                problem = explain_mismatch(self._directory, self.verified, head, later)
                 raise VerificationError(problem)
             self._pending.pop()
             self.verified = tree
@@ -162,10 +210,12 @@ class _EntryScan:
         if self._pending:
             head = self._pending[-1]
             raise VerificationError(explain_shortfall(self._directory, self.verified, head, total))
-        if total > self.verified.size:
-            raise VerificationError(self._uncovered(self.verified.size))
 
-    def _uncovered(self, index: int) -> Problem:
+    def uncovered(self) -> Problem | None:
+        """The first entry after the latest checkpoint, if any."""
+        index = self.verified.size
+        if self.total <= index:
+            return None
         lines = read_lines(self._directory / ENTRIES_FILE, index, index + 1)
         event_id = envelope_event_id(lines[0]) if lines else None
         return Problem(
@@ -180,9 +230,17 @@ class _EntryScan:
 
 def _read_manifest(directory: Path) -> Manifest:
     try:
-        return read_manifest(directory)
+        manifest = read_manifest(directory)
     except ExportFormatError as error:
         raise VerificationError(Problem(ProblemKind.MALFORMED_EXPORT, str(error))) from error
+    _raise_first(manifest_mismatch(manifest))
+    return manifest
+
+
+def _raise_first(*problems: Problem | None) -> None:
+    for problem in problems:
+        if problem is not None:
+            raise VerificationError(problem)
 
 
 def _read_keys(directory: Path) -> list[Verifier]:

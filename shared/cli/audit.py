@@ -61,6 +61,15 @@ def verify_command(
     directory: Annotated[Path, typer.Argument(help="An export directory")],
     key: Keys = None,
     workers: Annotated[int | None, typer.Option(help="Hashing processes")] = None,
+    checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--checkpoint",
+            help="A checkpoint obtained elsewhere (its note, or the JSON of GET "
+            "/v1/wards/{ward}/audit/checkpoint) that the export must reach and reproduce; "
+            "repeatable",
+        ),
+    ] = None,
 ) -> None:
     """Recompute the tree, check every checkpoint's signature and their consistency."""
     from shared.audit.verify import verify_export
@@ -69,7 +78,13 @@ def verify_command(
     if trusted is None:
         _warn_keys_from_export()
     with _progress("hashing entries") as advance:
-        report = verify_export(directory, trusted_keys=trusted, progress=advance, workers=workers)
+        report = verify_export(
+            directory,
+            trusted_keys=trusted,
+            progress=advance,
+            workers=workers,
+            pinned=checkpoint or (),
+        )
     if report.problem is not None:
         problem = report.problem
         console.print(f"[bold red]✗ {problem.kind}[/]: {problem.message}")

@@ -18,9 +18,10 @@ from shared.audit.log import AuditLog
 from shared.audit.note import Signer
 from shared.audit.problems import ProblemKind
 from shared.audit.sql import SqlLogStore, create_audit_tables, leaves
-from shared.audit.verify import VerificationReport, verify_export
+from shared.audit.verify import verify_export
 
 from .conftest import ORIGIN, WARD, make_envelope
+from .export_files import assert_problem, entry_lines, event_id, write_entry_lines
 
 EVENTS, BATCH = 60, 10
 
@@ -51,25 +52,6 @@ def export(engine: sa.Engine, directory: Path, signer: Signer) -> Path:
 @pytest.fixture
 def exported(engine: sa.Engine, tmp_path: Path, signer: Signer) -> Path:
     return export(engine, tmp_path / "export", signer)
-
-
-def event_id(number: int) -> str:
-    return str(make_envelope(number)["event_id"])
-
-
-def entry_lines(directory: Path) -> list[bytes]:
-    return (directory / ENTRIES_FILE).read_bytes().splitlines()
-
-
-def write_entry_lines(directory: Path, lines: list[bytes]) -> None:
-    (directory / ENTRIES_FILE).write_bytes(b"".join(line + b"\n" for line in lines))
-
-
-def assert_problem(report: VerificationReport, kind: ProblemKind, index: int | None) -> str:
-    assert report.problem is not None, "tampering was not detected"
-    assert report.problem.kind == kind, report.problem.message
-    assert report.problem.index == index, report.problem.message
-    return report.problem.message
 
 
 # --- the untouched export -------------------------------------------------------------------

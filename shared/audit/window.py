@@ -1,0 +1,92 @@
+"""A stretch of an export's entries next to what the log recorded for the same positions."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from shared.audit.export import ENTRIES_FILE, IndexRecord
+from shared.audit.problems import Problem, ProblemKind
+from shared.audit.scan import leaf_hashes
+
+
+@dataclass(frozen=True, slots=True)
+class EntryWindow:
+    """Entries ``[start, start + len(leaves))`` with their hashes, and the recorded index
+    around them (possibly further than the entries loaded)."""
+
+    start: int
+    leaves: list[bytes]
+    hashes: list[bytes]
+    records: dict[int, IndexRecord]
+    records_by_hash: dict[bytes, IndexRecord]
+
+    @classmethod
+    def of(cls, start: int, leaves: list[bytes], records: dict[int, IndexRecord]) -> EntryWindow:
+        by_hash = {record.leaf_hash: record for record in records.values()}
+        return cls(start, leaves, leaf_hashes(leaves), records, by_hash)
+
+    @property
+    def stop(self) -> int:
+        return self.start + len(self.hashes)
+
+    def hash_at(self, index: int) -> bytes | None:
+        offset = index - self.start
+        return self.hashes[offset] if 0 <= offset < len(self.hashes) else None
+
+    def event_id_at(self, index: int) -> str:
+        offset = index - self.start
+        if not 0 <= offset < len(self.leaves):
+            return "unknown"
+        return envelope_event_id(self.leaves[offset])
+
+    def holds(self, position: int, index: int) -> bool | None:
+        """Whether the entry at ``position`` of the file is the logged entry ``index``; None
+        when either is not loaded."""
+        computed = self.hash_at(position)
+        record = self.records.get(index)
+        if computed is None or record is None:
+            return None
+        return computed == record.leaf_hash
+
+    def run_end(self, position: int, shift: int, limit: int) -> int:
+        """The first position from ``position`` on (at most ``position + limit``) whose entry is
+        not the logged entry ``shift`` places further."""
+        end = position + limit
+        while position < end and self.holds(position, position + shift):
+            position += 1
+        return position
+
+    def lines_up(self, position: int, shift: int, count: int) -> bool:
+        """No entry of ``count`` from ``position`` contradicts a shift by ``shift``."""
+        return all(
+            self.holds(at, at + shift) is not False for at in range(position, position + count)
+        )
+
+    def find(self, leaf_hash: bytes, after: int) -> list[int]:
+        """Positions after ``after`` whose entry hashes to ``leaf_hash``, in order."""
+        offset = max(after + 1 - self.start, 0)
+        found: list[int] = []
+        while True:
+            try:
+                offset = self.hashes.index(leaf_hash, offset)
+            except ValueError:
+                return found
+            found.append(self.start + offset)
+            offset += 1
+
+
+def envelope_event_id(leaf: bytes) -> str:
+    try:
+        envelope = json.loads(leaf)
+    except ValueError:
+        return "unreadable"
+    event_id = envelope.get("event_id") if isinstance(envelope, dict) else None
+    return event_id if isinstance(event_id, str) else "unknown"
+
+
+def entry_problem(
+    kind: ProblemKind, message: str, index: int, event_id: str | None, line_index: int
+) -> Problem:
+    location = f"{ENTRIES_FILE} line {line_index + 1}"
+    return Problem(kind, f"{message} ({location})", index, event_id, location)
