@@ -4,18 +4,18 @@ The leaves are streamed in batches, so memory does not grow with the log. They a
 they go and must reproduce the root of the signed checkpoint they are read up to. Each leaf is
 parsed back into its envelope and applied, through the services' own projection code and the
 same projection runner as live, to the services that consume its stream, each into a fresh
-SQLite file. A digest per read table then says what was rebuilt.
+SQLite file. A digest per read table then says what was rebuilt. The files are built in a
+scratch directory and reach the target only once the root was reproduced (``staging``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
-import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
@@ -25,9 +25,10 @@ import sqlalchemy as sa
 from shared.audit.checkpoint import Checkpoint, open_checkpoint
 from shared.audit.compact import CompactRange
 from shared.audit.digest import TableDigest, read_model_tables, table_digests
-from shared.audit.errors import AuditError, NoteError
+from shared.audit.errors import AuditError, NoteError, ReplayError
 from shared.audit.note import Verifier
 from shared.audit.scan import leaf_hashes
+from shared.audit.staging import fresh_database_path, staged, sync_to_disk
 from shared.db import Database
 from shared.events.envelope import EventEnvelope, service_of
 from shared.projections.composite import CompositeProjection
@@ -48,11 +49,6 @@ Progress = Callable[[int, int], None]
 Pick = Callable[[list[bytes]], tuple[list[EventEnvelope], int]]
 """Of a chunk of leaves inside the selected size: the envelopes to apply, and how many events
 of the chunk count as applied."""
-
-
-class ReplayError(AuditError):
-    """The log cannot be replayed: it does not reproduce its signed checkpoint, or the
-    selection is outside it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,13 +107,25 @@ async def replay_log(
     batch: int = DEFAULT_BATCH,
 ) -> ReplayResult:
     """Rebuild the read models of ``specs`` from ``log`` into ``target`` (one file each), in
-    this process."""
+    this process; nothing is left in ``target`` unless the replay succeeds."""
     started = time.perf_counter()
     signed = log.checkpoint.tree_size
     limit = selected_size(selection, signed)
     pick = every_leaf(log.ward, selection.until)
-    services, applied = await replay_services(log, specs, target, limit, pick, batch, progress)
-    return ReplayResult(log.ward, signed, applied, services, time.perf_counter() - started)
+    with staged(target, replayed_services(specs)) as scratch:
+        services, applied = await replay_services(log, specs, scratch, limit, pick, batch, progress)
+    elapsed = time.perf_counter() - started
+    return ReplayResult(log.ward, signed, applied, moved_into(target, services), elapsed)
+
+
+def replayed_services(specs: Mapping[str, ServiceSpec]) -> list[str]:
+    """The names of the services with read models, in order."""
+    return sorted(name for name, spec in specs.items() if spec.projections)
+
+
+def moved_into(target: Path, services: Sequence[ServiceReplay]) -> list[ServiceReplay]:
+    """The replays of ``services``, built elsewhere, with their databases now in ``target``."""
+    return [replace(service, database=target / service.database.name) for service in services]
 
 
 async def replay_services(
@@ -129,8 +137,9 @@ async def replay_services(
     batch: int,
     progress: Progress | None,
 ) -> tuple[list[ServiceReplay], int]:
-    """The replays of ``specs`` (by name) that have projections, and the events applied."""
-    replayers = [_ServiceReplayer(n, s, target) for n, s in sorted(specs.items()) if s.projections]
+    """The replays of ``specs`` (by name) that have projections, and the events applied; their
+    databases are left in ``target`` whether or not the log reproduced its signed root."""
+    replayers = [_ServiceReplayer(name, specs[name], target) for name in replayed_services(specs)]
     try:
         for replayer in replayers:
             await replayer.start()
@@ -141,7 +150,7 @@ async def replay_services(
         for replayer in replayers:
             replayer.database.dispose()
     for replayer in replayers:
-        sync_to_disk(replayer.path)
+        sync_to_disk(replayer.path)  # closed: its last connection folded the WAL into it
     return services, applied
 
 
@@ -282,25 +291,6 @@ class _ServiceReplayer:
         digests = await self.database.read(lambda c: table_digests(c, self.tables, ward))
         positions = await self.database.read(lambda c: read_positions(c, self.name, ward))
         return ServiceReplay(self.name, self.path, self.events, digests, positions)
-
-
-def sync_to_disk(path: Path) -> None:
-    """Flush a closed SQLite file (its last connection folded the WAL into it) and its
-    directory entry to the disk."""
-    for name in (path, path.parent):
-        descriptor = os.open(name, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-
-
-def fresh_database_path(target: Path, name: str) -> Path:
-    target.mkdir(parents=True, exist_ok=True)
-    path = target / f"{name}.sqlite3"
-    if path.exists():
-        raise ReplayError(f"{path} exists: replay needs a fresh database")
-    return path
 
 
 def read_positions(connection: sa.Connection, projection: str, ward: str) -> dict[str, int]:

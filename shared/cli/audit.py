@@ -143,10 +143,10 @@ def _replay(
     selection: Selection,
     processes: int | None,
 ) -> ReplayResult:
+    from shared.audit.errors import ReplayError
     from shared.audit.export import read_verifier_keys
     from shared.audit.keys import trusted_verifiers
     from shared.audit.parallel import replay
-    from shared.audit.replay import ReplayError
     from shared.audit.sources import audit_engine, audit_schema, log_from_database, log_from_export
     from shared.cli.discovery import discovered_specs
 

@@ -7,6 +7,7 @@ import asyncio
 import json
 import re
 import shutil
+import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -339,3 +340,23 @@ def test_replay_of_an_export_with_a_changed_leaf_is_refused(
     )
     assert code == 1
     assert "do not reproduce the signed root" in output
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_a_refused_replay_leaves_no_read_model_behind(
+    copy: AuditedPlatform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, processes: str
+) -> None:
+    """A changed name still parses: the registry's rows are written before the root fails."""
+    changed = leaf_at(copy, 3).replace("練馬".encode(), "大田".encode(), 1)
+    tamper(copy, sa.update(leaves).where(leaf_key(3)).values(leaf=changed))
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    into = tmp_path / "into"
+    for where in (("--into", str(into)), ()):
+        replay = ("audit", "replay", "--ward", WARD, "--processes", processes, *where)
+        code, output = kyodo(copy, *replay)
+        assert code == 1
+        assert "do not reproduce the signed root" in output
+    assert not into.exists()
+    assert list(temporary.iterdir()) == []

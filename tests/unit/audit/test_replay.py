@@ -15,10 +15,11 @@ from pydantic import ValidationError
 
 from shared.audit import parallel
 from shared.audit.digest import row_bytes, table_digest
+from shared.audit.errors import ReplayError
 from shared.audit.export import export_log
 from shared.audit.note import Signer
 from shared.audit.projection import AuditProjection
-from shared.audit.replay import ReplayError, ReplayResult, Selection, SignedLog, replay_log
+from shared.audit.replay import ReplayResult, Selection, SignedLog, replay_log
 from shared.audit.sources import log_from_database, log_from_export
 from shared.audit.sql import SqlLogStore, leaves
 from shared.db import Database
@@ -60,7 +61,12 @@ async def replay(
 def probe_events(result: ReplayResult) -> int:
     digest = result.services[0].digests["probe_counts"]
     assert digest is not None and digest.rows == 1
-    database = Database(f"sqlite:///{result.services[0].database}")
+    return events_in(result.services[0].database)
+
+
+def events_in(path: Path) -> int:
+    """The events a probe's read model counted, read from its SQLite file."""
+    database = Database(f"sqlite:///{path}")
     try:
         with database.engine.connect() as connection:
             return int(connection.execute(sa.select(counts.c.events)).scalar_one())
@@ -289,6 +295,49 @@ async def test_processes_refuse_what_one_process_refuses(
         await parallel.replay(
             log, specs, tmp_path / "b", load_specs=probe_specs, processes=processes
         )
+
+
+def files_in(directory: Path) -> list[str]:
+    """Everything below ``directory``, hidden entries included."""
+    return sorted(str(path.relative_to(directory)) for path in directory.rglob("*"))
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+async def test_a_refused_replay_leaves_nothing_it_built(
+    audit_database: Database, signer: Signer, tmp_path: Path, processes: int
+) -> None:
+    """Leaf 3 still parses, so chunks of 4 are applied up to the end, where the root fails."""
+    specs = {name: SPECS[name] for name in ("other", "probe")}
+    change_leaf(audit_database, 3, b'"n":3', b'"n":4')
+    log = database_log(audit_database, signer)
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "notes.txt").write_text("the auditor's own")
+    for target in (tmp_path / "new", kept):
+        with pytest.raises(ReplayError, match="do not reproduce the signed root"):
+            await parallel.replay(
+                log, specs, target, load_specs=probe_specs, processes=processes, batch=4
+            )
+    assert not (tmp_path / "new").exists()
+    assert files_in(kept) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+async def test_a_replay_moves_its_databases_into_a_target_that_must_be_fresh(
+    audit_database: Database, signer: Signer, tmp_path: Path, processes: int
+) -> None:
+    specs = {name: SPECS[name] for name in ("other", "probe")}
+    log = database_log(audit_database, signer)
+    target = tmp_path / "out"
+    result = await parallel.replay(log, specs, target, load_specs=probe_specs, processes=processes)
+    built = ["other.sqlite3", "probe.sqlite3"]
+    assert files_in(target) == built
+    assert [service.database for service in result.services] == [target / n for n in built]
+    assert [events_in(target / name) for name in built] == [5, EVENTS]
+    with pytest.raises(ReplayError, match=r"probe\.sqlite3 exists: replay needs a fresh database"):
+        await parallel.replay(log, {"probe": PROBE}, target, processes=processes)
+    assert files_in(target) == built
+    assert events_in(target / "probe.sqlite3") == EVENTS
 
 
 @pytest.mark.parametrize("leaf", [b"not an envelope", b'{"event_type":7}', b"[]"])
