@@ -23,6 +23,7 @@ from pathlib import Path
 
 import orjson
 
+from shared.audit.envelopes import envelope_at
 from shared.audit.errors import ReplayError
 from shared.audit.replay import (
     DEFAULT_BATCH,
@@ -249,8 +250,9 @@ def shared_leaves(ward: str, selection: Selection, share: Share) -> Pick:
     parses = _type_filter(share.parses)
     counts = _type_filter(share.counts)
 
-    def pick(leaves: list[bytes]) -> tuple[list[EventEnvelope], int]:
-        parsed = [EventEnvelope.from_json(leaf) for leaf in leaves if _parsed(leaf, parses)]
+    def pick(leaves: list[bytes], start: int) -> tuple[list[EventEnvelope], int]:
+        numbered = enumerate(leaves, start)
+        parsed = [envelope_at(index, leaf) for index, leaf in numbered if _parsed(leaf, parses)]
         envelopes = selected_envelopes(ward, parsed, selection.until)
         return envelopes, sum(1 for envelope in envelopes if counts(envelope.event_type))
 

@@ -17,14 +17,16 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
-from itertools import islice
+from itertools import count, islice
 from pathlib import Path
+from textwrap import shorten
 
 import sqlalchemy as sa
 
 from shared.audit.checkpoint import Checkpoint, open_checkpoint
 from shared.audit.compact import CompactRange
 from shared.audit.digest import TableDigest, read_model_tables, table_digests
+from shared.audit.envelopes import envelope_at
 from shared.audit.errors import AuditError, NoteError, ReplayError
 from shared.audit.note import Verifier
 from shared.audit.scan import leaf_hashes
@@ -43,12 +45,15 @@ make."""
 COLLECT_EVERY = 4
 """Chunks applied between collections: the read models' batches leave (almost) no cyclic
 garbage, and each collection still walks the chunk being parsed."""
+SYMPTOM_WIDTH = 160
+"""Characters of an unexpected error's text quoted where a changed log is reported."""
 LeafSource = Callable[[], Iterator[bytes]]
 Progress = Callable[[int, int], None]
 """Called with (leaves read, leaves to read)."""
-Pick = Callable[[list[bytes]], tuple[list[EventEnvelope], int]]
-"""Of a chunk of leaves inside the selected size: the envelopes to apply, and how many events
-of the chunk count as applied."""
+Pick = Callable[[list[bytes], int], tuple[list[EventEnvelope], int]]
+"""Of a chunk of leaves inside the selected size, the first at the index given: the envelopes to
+apply, and how many events of the chunk count as applied; ReplayError on a leaf that is not an
+event of the ward."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,42 +167,96 @@ async def _feed(
     batch: int,
     progress: Progress | None,
 ) -> int:
-    """Applies chunk after chunk in order; while one chunk is being applied (SQL in the
-    databases' threads), the next is read, hashed and parsed."""
+    """Applies the log's leaves and checks that they reproduce the signed root.
+
+    When a leaf cannot be parsed or applied, the rest is still hashed and the root checked
+    first: a log that was changed is reported as changed (the leaf's problem is a symptom),
+    and only a leaf that is signed as it is is reported by itself.
+    """
     signed = log.checkpoint.tree_size
     tree = CompactRange()
+    chunks = _chunks(islice(log.leaves(), signed), batch)
+
+    def advance() -> None:
+        if progress:
+            progress(tree.size, signed)
+
+    try:
+        applied = await _apply_chunks(chunks, tree, replayers, limit, pick, advance)
+    except _Unapplied as failure:
+        _hash_chunks(chunks, tree, advance)
+        _require_signed_root(log.checkpoint, tree, failure.error)
+        raise failure.error from None
+    _require_signed_root(log.checkpoint, tree)
+    return applied
+
+
+class _Unapplied(Exception):
+    """A chunk of leaves could not be parsed or applied; ``error`` says why."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+async def _apply_chunks(
+    chunks: Iterator[list[bytes]],
+    tree: CompactRange,
+    replayers: Sequence[_ServiceReplayer],
+    limit: int,
+    pick: Pick,
+    advance: Callable[[], None],
+) -> int:
+    """Applies chunk after chunk in order, hashing each into ``tree``; while one chunk is being
+    applied (SQL in the databases' threads), the next is read, hashed and parsed."""
     applied = 0
     in_flight: asyncio.Future[None] | None = None
     try:
-        for number, chunk in enumerate(_chunks(islice(log.leaves(), signed), batch)):
+        for number, chunk in enumerate(chunks):
             start = tree.size
             tree.extend(leaf_hashes(chunk))
-            envelopes, counted = pick(chunk[: max(0, limit - start)])
+            envelopes, counted = _picked(pick, chunk[: max(0, limit - start)], start)
             if in_flight is not None:
                 await in_flight
                 if number % COLLECT_EVERY == 0:
                     gc.collect()  # the applied chunks' garbage, while the next one waits
             in_flight = asyncio.ensure_future(_apply(replayers, envelopes))
             applied += counted
-            if progress:
-                progress(tree.size, signed)
+            advance()
     finally:
         if in_flight is not None:
             await in_flight
-    _require_signed_root(log.checkpoint, tree)
     return applied
 
 
+def _picked(pick: Pick, leaves: list[bytes], start: int) -> tuple[list[EventEnvelope], int]:
+    try:
+        return pick(leaves, start)
+    except ReplayError as error:
+        raise _Unapplied(error) from error
+
+
 async def _apply(replayers: Sequence[_ServiceReplayer], envelopes: list[EventEnvelope]) -> None:
-    for replayer in replayers:
-        await replayer.apply(envelopes)
+    try:
+        for replayer in replayers:
+            await replayer.apply(envelopes)
+    except Exception as error:
+        raise _Unapplied(error) from error
+
+
+def _hash_chunks(
+    chunks: Iterator[list[bytes]], tree: CompactRange, advance: Callable[[], None]
+) -> None:
+    for chunk in chunks:
+        tree.extend(leaf_hashes(chunk))
+        advance()
 
 
 def every_leaf(ward: str, until: datetime | None) -> Pick:
     """Every leaf parsed, and every selected event counted."""
 
-    def pick(leaves: list[bytes]) -> tuple[list[EventEnvelope], int]:
-        envelopes = selected_envelopes(ward, list(map(EventEnvelope.from_json, leaves)), until)
+    def pick(leaves: list[bytes], start: int) -> tuple[list[EventEnvelope], int]:
+        envelopes = selected_envelopes(ward, list(map(envelope_at, count(start), leaves)), until)
         return envelopes, len(envelopes)
 
     return pick
@@ -216,17 +275,30 @@ def selected_envelopes(
     return [envelope for envelope in envelopes if envelope.recorded_at <= until]
 
 
-def _require_signed_root(checkpoint: Checkpoint, tree: CompactRange) -> None:
+def _require_signed_root(
+    checkpoint: Checkpoint, tree: CompactRange, failure: Exception | None = None
+) -> None:
+    """ReplayError unless ``tree`` is the checkpoint's; ``failure``: why replaying stopped."""
+    symptom = "" if failure is None else f" (and replaying it failed: {_one_line(failure)})"
     if tree.size != checkpoint.tree_size:
         raise ReplayError(
             f"the log ends after {tree.size} entries but its checkpoint covers "
-            f"{checkpoint.tree_size}; run `kyodo audit verify` on an export to locate the change"
-        )
+            f"{checkpoint.tree_size}{symptom}; run `kyodo audit verify` on an export to locate "
+            "the change"
+        ) from failure
     if tree.root() != checkpoint.root:
         raise ReplayError(
-            f"the {tree.size} entries do not reproduce the signed root of the checkpoint; "
-            "nothing replayed can be trusted: run `kyodo audit verify` to locate the change"
-        )
+            f"the {tree.size} entries do not reproduce the signed root of the checkpoint, so "
+            f"the log was changed{symptom}; nothing replayed can be trusted: run "
+            "`kyodo audit verify` to locate the change"
+        ) from failure
+
+
+def _one_line(error: Exception) -> str:
+    if isinstance(error, ReplayError):
+        return str(error)
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {shorten(text, SYMPTOM_WIDTH, placeholder=' …')}"
 
 
 @contextmanager

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import rich.progress
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from shared.audit.errors import AuditError
@@ -290,5 +291,5 @@ def _or_exit(action: Callable[[], T]) -> T:
     try:
         return action()
     except AuditError as error:
-        console.print(f"[bold red]✗[/] {error}")
+        console.print(f"[bold red]✗[/] {escape(str(error))}", soft_wrap=True)
         raise typer.Exit(1) from error

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from redis import Redis as SyncRedis
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from services.registry.app import SPEC as REGISTRY_SPEC
 from shared.audit import merkle
@@ -126,14 +126,18 @@ def copy(audited: AuditedPlatform, tmp_path: Path) -> AuditedPlatform:
 
 
 def kyodo(platform: AuditedPlatform, *args: str) -> tuple[int, str]:
+    result = invoke(platform, *args)
+    return result.exit_code, " ".join(BOX_DRAWING.sub(" ", result.output).split())
+
+
+def invoke(platform: AuditedPlatform, *args: str) -> Result:
     runner = CliRunner()
     environment = {
         "KYODO_DATA_DIR": str(platform.data_dir),
         "COLUMNS": "200",
         "KYODO_STREAM_PREFIX": platform.settings.stream_prefix,
     }
-    result = runner.invoke(app, list(args), env=environment)
-    return result.exit_code, " ".join(BOX_DRAWING.sub(" ", result.output).split())
+    return runner.invoke(app, list(args), env=environment)
 
 
 def export(platform: AuditedPlatform, directory: Path) -> Path:
@@ -360,3 +364,17 @@ def test_a_refused_replay_leaves_no_read_model_behind(
         assert "do not reproduce the signed root" in output
     assert not into.exists()
     assert list(temporary.iterdir()) == []
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_a_leaf_that_is_no_envelope_fails_the_replay_in_one_line(
+    copy: AuditedPlatform, processes: str
+) -> None:
+    tamper(copy, sa.update(leaves).where(leaf_key(5)).values(leaf=b"not an envelope"))
+    result = invoke(copy, "audit", "replay", "--ward", WARD, "--processes", processes)
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit), result.exception
+    (message,) = [line for line in result.output.splitlines() if line]  # one, unwrapped
+    assert message.startswith("✗ the 15 entries do not reproduce the signed root")
+    assert "so the log was changed (and replaying it failed: leaf 5 is not an event" in message
+    assert message.endswith("run `kyodo audit verify` to locate the change")
