@@ -31,3 +31,8 @@ class CheckpointError(AuditError):
 
 class ExportFormatError(AuditError):
     """An export directory or one of its lines is not in the expected format."""
+
+
+class ReplayError(AuditError):
+    """The log cannot be replayed: it does not reproduce its signed checkpoint, one of its
+    leaves is not an event of its ward, or the selection or the target is unusable."""

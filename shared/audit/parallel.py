@@ -23,21 +23,24 @@ from pathlib import Path
 
 import orjson
 
+from shared.audit.envelopes import envelope_at
+from shared.audit.errors import ReplayError
 from shared.audit.replay import (
     DEFAULT_BATCH,
     Pick,
     Progress,
-    ReplayError,
     ReplayResult,
     Selection,
     ServiceReplay,
     SignedLog,
-    fresh_database_path,
+    moved_into,
     replay_log,
     replay_services,
+    replayed_services,
     selected_envelopes,
     selected_size,
 )
+from shared.audit.staging import staged
 from shared.events.envelope import EventEnvelope, service_of
 from shared.service import ServiceSpec
 
@@ -114,14 +117,14 @@ async def replay(
     started = time.perf_counter()
     signed = log.checkpoint.tree_size
     selected_size(selection, signed)
-    for name in sorted(name for group in groups for name in group):
-        fresh_database_path(target, name)
     readable = SignedLog(log.ward, log.checkpoint, portable, portable)
-    jobs = _jobs(readable, specs, groups, load_specs, target, selection, batch)
-    outcomes = await _run(jobs, signed, progress)
+    with staged(target, replayed_services(specs)) as scratch:
+        jobs = _jobs(readable, specs, groups, load_specs, scratch, selection, batch)
+        outcomes = await _run(jobs, signed, progress)
     services = sorted((s for outcome in outcomes for s in outcome.services), key=_name)
     applied = sum(outcome.applied for outcome in outcomes)
-    return ReplayResult(log.ward, signed, applied, services, time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    return ReplayResult(log.ward, signed, applied, moved_into(target, services), elapsed)
 
 
 def process_count(processes: int | None) -> int:
@@ -132,7 +135,7 @@ def process_count(processes: int | None) -> int:
 
 def service_groups(specs: Mapping[str, ServiceSpec], processes: int) -> list[tuple[str, ...]]:
     """The services with projections, dealt round-robin by name to at most ``processes``."""
-    names = sorted(name for name, spec in specs.items() if spec.projections)
+    names = replayed_services(specs)
     count = max(1, min(len(names), processes))
     return [tuple(names[index::count]) for index in range(count) if names[index::count]]
 
@@ -247,8 +250,9 @@ def shared_leaves(ward: str, selection: Selection, share: Share) -> Pick:
     parses = _type_filter(share.parses)
     counts = _type_filter(share.counts)
 
-    def pick(leaves: list[bytes]) -> tuple[list[EventEnvelope], int]:
-        parsed = [EventEnvelope.from_json(leaf) for leaf in leaves if _parsed(leaf, parses)]
+    def pick(leaves: list[bytes], start: int) -> tuple[list[EventEnvelope], int]:
+        numbered = enumerate(leaves, start)
+        parsed = [envelope_at(index, leaf) for index, leaf in numbered if _parsed(leaf, parses)]
         envelopes = selected_envelopes(ward, parsed, selection.until)
         return envelopes, sum(1 for envelope in envelopes if counts(envelope.event_type))
 

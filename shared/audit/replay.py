@@ -4,30 +4,33 @@ The leaves are streamed in batches, so memory does not grow with the log. They a
 they go and must reproduce the root of the signed checkpoint they are read up to. Each leaf is
 parsed back into its envelope and applied, through the services' own projection code and the
 same projection runner as live, to the services that consume its stream, each into a fresh
-SQLite file. A digest per read table then says what was rebuilt.
+SQLite file. A digest per read table then says what was rebuilt. The files are built in a
+scratch directory and reach the target only once the root was reproduced (``staging``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
-import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from itertools import islice
+from itertools import count, islice
 from pathlib import Path
+from textwrap import shorten
 
 import sqlalchemy as sa
 
 from shared.audit.checkpoint import Checkpoint, open_checkpoint
 from shared.audit.compact import CompactRange
 from shared.audit.digest import TableDigest, read_model_tables, table_digests
-from shared.audit.errors import AuditError, NoteError
+from shared.audit.envelopes import envelope_at
+from shared.audit.errors import AuditError, NoteError, ReplayError
 from shared.audit.note import Verifier
 from shared.audit.scan import leaf_hashes
+from shared.audit.staging import fresh_database_path, staged, sync_to_disk
 from shared.db import Database
 from shared.events.envelope import EventEnvelope, service_of
 from shared.projections.composite import CompositeProjection
@@ -42,17 +45,15 @@ make."""
 COLLECT_EVERY = 4
 """Chunks applied between collections: the read models' batches leave (almost) no cyclic
 garbage, and each collection still walks the chunk being parsed."""
+SYMPTOM_WIDTH = 160
+"""Characters of an unexpected error's text quoted where a changed log is reported."""
 LeafSource = Callable[[], Iterator[bytes]]
 Progress = Callable[[int, int], None]
 """Called with (leaves read, leaves to read)."""
-Pick = Callable[[list[bytes]], tuple[list[EventEnvelope], int]]
-"""Of a chunk of leaves inside the selected size: the envelopes to apply, and how many events
-of the chunk count as applied."""
-
-
-class ReplayError(AuditError):
-    """The log cannot be replayed: it does not reproduce its signed checkpoint, or the
-    selection is outside it."""
+Pick = Callable[[list[bytes], int], tuple[list[EventEnvelope], int]]
+"""Of a chunk of leaves inside the selected size, the first at the index given: the envelopes to
+apply, and how many events of the chunk count as applied; ReplayError on a leaf that is not an
+event of the ward."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,13 +112,25 @@ async def replay_log(
     batch: int = DEFAULT_BATCH,
 ) -> ReplayResult:
     """Rebuild the read models of ``specs`` from ``log`` into ``target`` (one file each), in
-    this process."""
+    this process; nothing is left in ``target`` unless the replay succeeds."""
     started = time.perf_counter()
     signed = log.checkpoint.tree_size
     limit = selected_size(selection, signed)
     pick = every_leaf(log.ward, selection.until)
-    services, applied = await replay_services(log, specs, target, limit, pick, batch, progress)
-    return ReplayResult(log.ward, signed, applied, services, time.perf_counter() - started)
+    with staged(target, replayed_services(specs)) as scratch:
+        services, applied = await replay_services(log, specs, scratch, limit, pick, batch, progress)
+    elapsed = time.perf_counter() - started
+    return ReplayResult(log.ward, signed, applied, moved_into(target, services), elapsed)
+
+
+def replayed_services(specs: Mapping[str, ServiceSpec]) -> list[str]:
+    """The names of the services with read models, in order."""
+    return sorted(name for name, spec in specs.items() if spec.projections)
+
+
+def moved_into(target: Path, services: Sequence[ServiceReplay]) -> list[ServiceReplay]:
+    """The replays of ``services``, built elsewhere, with their databases now in ``target``."""
+    return [replace(service, database=target / service.database.name) for service in services]
 
 
 async def replay_services(
@@ -129,8 +142,9 @@ async def replay_services(
     batch: int,
     progress: Progress | None,
 ) -> tuple[list[ServiceReplay], int]:
-    """The replays of ``specs`` (by name) that have projections, and the events applied."""
-    replayers = [_ServiceReplayer(n, s, target) for n, s in sorted(specs.items()) if s.projections]
+    """The replays of ``specs`` (by name) that have projections, and the events applied; their
+    databases are left in ``target`` whether or not the log reproduced its signed root."""
+    replayers = [_ServiceReplayer(name, specs[name], target) for name in replayed_services(specs)]
     try:
         for replayer in replayers:
             await replayer.start()
@@ -141,7 +155,7 @@ async def replay_services(
         for replayer in replayers:
             replayer.database.dispose()
     for replayer in replayers:
-        sync_to_disk(replayer.path)
+        sync_to_disk(replayer.path)  # closed: its last connection folded the WAL into it
     return services, applied
 
 
@@ -153,42 +167,96 @@ async def _feed(
     batch: int,
     progress: Progress | None,
 ) -> int:
-    """Applies chunk after chunk in order; while one chunk is being applied (SQL in the
-    databases' threads), the next is read, hashed and parsed."""
+    """Applies the log's leaves and checks that they reproduce the signed root.
+
+    When a leaf cannot be parsed or applied, the rest is still hashed and the root checked
+    first: a log that was changed is reported as changed (the leaf's problem is a symptom),
+    and only a leaf that is signed as it is is reported by itself.
+    """
     signed = log.checkpoint.tree_size
     tree = CompactRange()
+    chunks = _chunks(islice(log.leaves(), signed), batch)
+
+    def advance() -> None:
+        if progress:
+            progress(tree.size, signed)
+
+    try:
+        applied = await _apply_chunks(chunks, tree, replayers, limit, pick, advance)
+    except _Unapplied as failure:
+        _hash_chunks(chunks, tree, advance)
+        _require_signed_root(log.checkpoint, tree, failure.error)
+        raise failure.error from None
+    _require_signed_root(log.checkpoint, tree)
+    return applied
+
+
+class _Unapplied(Exception):
+    """A chunk of leaves could not be parsed or applied; ``error`` says why."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+async def _apply_chunks(
+    chunks: Iterator[list[bytes]],
+    tree: CompactRange,
+    replayers: Sequence[_ServiceReplayer],
+    limit: int,
+    pick: Pick,
+    advance: Callable[[], None],
+) -> int:
+    """Applies chunk after chunk in order, hashing each into ``tree``; while one chunk is being
+    applied (SQL in the databases' threads), the next is read, hashed and parsed."""
     applied = 0
     in_flight: asyncio.Future[None] | None = None
     try:
-        for number, chunk in enumerate(_chunks(islice(log.leaves(), signed), batch)):
+        for number, chunk in enumerate(chunks):
             start = tree.size
             tree.extend(leaf_hashes(chunk))
-            envelopes, counted = pick(chunk[: max(0, limit - start)])
+            envelopes, counted = _picked(pick, chunk[: max(0, limit - start)], start)
             if in_flight is not None:
                 await in_flight
                 if number % COLLECT_EVERY == 0:
                     gc.collect()  # the applied chunks' garbage, while the next one waits
             in_flight = asyncio.ensure_future(_apply(replayers, envelopes))
             applied += counted
-            if progress:
-                progress(tree.size, signed)
+            advance()
     finally:
         if in_flight is not None:
             await in_flight
-    _require_signed_root(log.checkpoint, tree)
     return applied
 
 
+def _picked(pick: Pick, leaves: list[bytes], start: int) -> tuple[list[EventEnvelope], int]:
+    try:
+        return pick(leaves, start)
+    except ReplayError as error:
+        raise _Unapplied(error) from error
+
+
 async def _apply(replayers: Sequence[_ServiceReplayer], envelopes: list[EventEnvelope]) -> None:
-    for replayer in replayers:
-        await replayer.apply(envelopes)
+    try:
+        for replayer in replayers:
+            await replayer.apply(envelopes)
+    except Exception as error:
+        raise _Unapplied(error) from error
+
+
+def _hash_chunks(
+    chunks: Iterator[list[bytes]], tree: CompactRange, advance: Callable[[], None]
+) -> None:
+    for chunk in chunks:
+        tree.extend(leaf_hashes(chunk))
+        advance()
 
 
 def every_leaf(ward: str, until: datetime | None) -> Pick:
     """Every leaf parsed, and every selected event counted."""
 
-    def pick(leaves: list[bytes]) -> tuple[list[EventEnvelope], int]:
-        envelopes = selected_envelopes(ward, list(map(EventEnvelope.from_json, leaves)), until)
+    def pick(leaves: list[bytes], start: int) -> tuple[list[EventEnvelope], int]:
+        envelopes = selected_envelopes(ward, list(map(envelope_at, count(start), leaves)), until)
         return envelopes, len(envelopes)
 
     return pick
@@ -207,17 +275,30 @@ def selected_envelopes(
     return [envelope for envelope in envelopes if envelope.recorded_at <= until]
 
 
-def _require_signed_root(checkpoint: Checkpoint, tree: CompactRange) -> None:
+def _require_signed_root(
+    checkpoint: Checkpoint, tree: CompactRange, failure: Exception | None = None
+) -> None:
+    """ReplayError unless ``tree`` is the checkpoint's; ``failure``: why replaying stopped."""
+    symptom = "" if failure is None else f" (and replaying it failed: {_one_line(failure)})"
     if tree.size != checkpoint.tree_size:
         raise ReplayError(
             f"the log ends after {tree.size} entries but its checkpoint covers "
-            f"{checkpoint.tree_size}; run `kyodo audit verify` on an export to locate the change"
-        )
+            f"{checkpoint.tree_size}{symptom}; run `kyodo audit verify` on an export to locate "
+            "the change"
+        ) from failure
     if tree.root() != checkpoint.root:
         raise ReplayError(
-            f"the {tree.size} entries do not reproduce the signed root of the checkpoint; "
-            "nothing replayed can be trusted: run `kyodo audit verify` to locate the change"
-        )
+            f"the {tree.size} entries do not reproduce the signed root of the checkpoint, so "
+            f"the log was changed{symptom}; nothing replayed can be trusted: run "
+            "`kyodo audit verify` to locate the change"
+        ) from failure
+
+
+def _one_line(error: Exception) -> str:
+    if isinstance(error, ReplayError):
+        return str(error)
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {shorten(text, SYMPTOM_WIDTH, placeholder=' …')}"
 
 
 @contextmanager
@@ -282,25 +363,6 @@ class _ServiceReplayer:
         digests = await self.database.read(lambda c: table_digests(c, self.tables, ward))
         positions = await self.database.read(lambda c: read_positions(c, self.name, ward))
         return ServiceReplay(self.name, self.path, self.events, digests, positions)
-
-
-def sync_to_disk(path: Path) -> None:
-    """Flush a closed SQLite file (its last connection folded the WAL into it) and its
-    directory entry to the disk."""
-    for name in (path, path.parent):
-        descriptor = os.open(name, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-
-
-def fresh_database_path(target: Path, name: str) -> Path:
-    target.mkdir(parents=True, exist_ok=True)
-    path = target / f"{name}.sqlite3"
-    if path.exists():
-        raise ReplayError(f"{path} exists: replay needs a fresh database")
-    return path
 
 
 def read_positions(connection: sa.Connection, projection: str, ward: str) -> dict[str, int]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from shared.audit.checkpoint import origin_for_ward
-from shared.audit.errors import AuditError, ExportFormatError
+from shared.audit.errors import AuditError, ExportFormatError, ReplayError
 from shared.audit.export import (
     Manifest,
     export_log,
@@ -19,7 +19,7 @@ from shared.audit.export import (
 )
 from shared.audit.keys import trusted_verifiers
 from shared.audit.note import Verifier
-from shared.audit.replay import ReplayError, SignedLog, verified_checkpoint
+from shared.audit.replay import SignedLog, verified_checkpoint
 from shared.audit.sql import SqlLogStore
 from shared.db import create_sync_engine, is_sqlite, sync_url
 from shared.settings import Settings

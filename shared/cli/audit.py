@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import rich.progress
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from shared.audit.errors import AuditError
@@ -158,10 +159,10 @@ def _replay(
     selection: Selection,
     processes: int | None,
 ) -> ReplayResult:
+    from shared.audit.errors import ReplayError
     from shared.audit.export import read_verifier_keys
     from shared.audit.keys import trusted_verifiers
     from shared.audit.parallel import replay
-    from shared.audit.replay import ReplayError
     from shared.audit.sources import audit_engine, audit_schema, log_from_database, log_from_export
     from shared.cli.discovery import discovered_specs
 
@@ -305,5 +306,5 @@ def _or_exit(action: Callable[[], T]) -> T:
     try:
         return action()
     except AuditError as error:
-        console.print(f"[bold red]✗[/] {error}")
+        console.print(f"[bold red]✗[/] {escape(str(error))}", soft_wrap=True)
         raise typer.Exit(1) from error

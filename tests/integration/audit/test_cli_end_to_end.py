@@ -7,6 +7,7 @@ import asyncio
 import json
 import re
 import shutil
+import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from redis import Redis as SyncRedis
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from services.registry.app import SPEC as REGISTRY_SPEC
 from shared.audit import merkle
@@ -125,14 +126,18 @@ def copy(audited: AuditedPlatform, tmp_path: Path) -> AuditedPlatform:
 
 
 def kyodo(platform: AuditedPlatform, *args: str) -> tuple[int, str]:
+    result = invoke(platform, *args)
+    return result.exit_code, " ".join(BOX_DRAWING.sub(" ", result.output).split())
+
+
+def invoke(platform: AuditedPlatform, *args: str) -> Result:
     runner = CliRunner()
     environment = {
         "KYODO_DATA_DIR": str(platform.data_dir),
         "COLUMNS": "200",
         "KYODO_STREAM_PREFIX": platform.settings.stream_prefix,
     }
-    result = runner.invoke(app, list(args), env=environment)
-    return result.exit_code, " ".join(BOX_DRAWING.sub(" ", result.output).split())
+    return runner.invoke(app, list(args), env=environment)
 
 
 def export(platform: AuditedPlatform, directory: Path) -> Path:
@@ -339,3 +344,37 @@ def test_replay_of_an_export_with_a_changed_leaf_is_refused(
     )
     assert code == 1
     assert "do not reproduce the signed root" in output
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_a_refused_replay_leaves_no_read_model_behind(
+    copy: AuditedPlatform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, processes: str
+) -> None:
+    """A changed name still parses: the registry's rows are written before the root fails."""
+    changed = leaf_at(copy, 3).replace("練馬".encode(), "大田".encode(), 1)
+    tamper(copy, sa.update(leaves).where(leaf_key(3)).values(leaf=changed))
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    into = tmp_path / "into"
+    for where in (("--into", str(into)), ()):
+        replay = ("audit", "replay", "--ward", WARD, "--processes", processes, *where)
+        code, output = kyodo(copy, *replay)
+        assert code == 1
+        assert "do not reproduce the signed root" in output
+    assert not into.exists()
+    assert list(temporary.iterdir()) == []
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_a_leaf_that_is_no_envelope_fails_the_replay_in_one_line(
+    copy: AuditedPlatform, processes: str
+) -> None:
+    tamper(copy, sa.update(leaves).where(leaf_key(5)).values(leaf=b"not an envelope"))
+    result = invoke(copy, "audit", "replay", "--ward", WARD, "--processes", processes)
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit), result.exception
+    (message,) = [line for line in result.output.splitlines() if line]  # one, unwrapped
+    assert message.startswith("✗ the 15 entries do not reproduce the signed root")
+    assert "so the log was changed (and replaying it failed: leaf 5 is not an event" in message
+    assert message.endswith("run `kyodo audit verify` to locate the change")

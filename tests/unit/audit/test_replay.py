@@ -5,26 +5,30 @@ from __future__ import annotations
 import gc
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from pydantic import ValidationError
 
 from shared.audit import parallel
+from shared.audit.checkpoint import Checkpoint
+from shared.audit.compact import CompactRange
 from shared.audit.digest import row_bytes, table_digest
+from shared.audit.errors import ReplayError
 from shared.audit.export import export_log
 from shared.audit.note import Signer
 from shared.audit.projection import AuditProjection
-from shared.audit.replay import ReplayError, ReplayResult, Selection, SignedLog, replay_log
+from shared.audit.replay import ReplayResult, Selection, SignedLog, replay_log
+from shared.audit.scan import leaf_hashes
 from shared.audit.sources import log_from_database, log_from_export
 from shared.audit.sql import SqlLogStore, leaves
 from shared.db import Database
 from shared.projections.runner import ProjectionRunner
 from shared.service import ServiceSpec
-from shared.testing.probe import ProbeProjection, applied, counts
+from shared.testing.probe import POISON, PoisonError, ProbeProjection, applied, counts
 
 from .test_projection import START, event
 
@@ -60,7 +64,12 @@ async def replay(
 def probe_events(result: ReplayResult) -> int:
     digest = result.services[0].digests["probe_counts"]
     assert digest is not None and digest.rows == 1
-    database = Database(f"sqlite:///{result.services[0].database}")
+    return events_in(result.services[0].database)
+
+
+def events_in(path: Path) -> int:
+    """The events a probe's read model counted, read from its SQLite file."""
+    database = Database(f"sqlite:///{path}")
     try:
         with database.engine.connect() as connection:
             return int(connection.execute(sa.select(counts.c.events)).scalar_one())
@@ -291,20 +300,134 @@ async def test_processes_refuse_what_one_process_refuses(
         )
 
 
-@pytest.mark.parametrize("leaf", [b"not an envelope", b'{"event_type":7}', b"[]"])
+def files_in(directory: Path) -> list[str]:
+    """Everything below ``directory``, hidden entries included."""
+    return sorted(str(path.relative_to(directory)) for path in directory.rglob("*"))
+
+
 @pytest.mark.parametrize("processes", [1, 2])
-async def test_processes_fail_on_a_leaf_that_is_no_envelope_like_one_process(
-    audit_database: Database, signer: Signer, tmp_path: Path, processes: int, leaf: bytes
+async def test_a_refused_replay_leaves_nothing_it_built(
+    audit_database: Database, signer: Signer, tmp_path: Path, processes: int
 ) -> None:
-    """Leaf 27 was of a service no process replays; it is still parsed, and fails (before the
-    root, which it no longer reproduces, is checked)."""
+    """Leaf 3 still parses, so chunks of 4 are applied up to the end, where the root fails."""
+    specs = {name: SPECS[name] for name in ("other", "probe")}
+    change_leaf(audit_database, 3, b'"n":3', b'"n":4')
+    log = database_log(audit_database, signer)
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "notes.txt").write_text("the auditor's own")
+    for target in (tmp_path / "new", kept):
+        with pytest.raises(ReplayError, match="do not reproduce the signed root"):
+            await parallel.replay(
+                log, specs, target, load_specs=probe_specs, processes=processes, batch=4
+            )
+    assert not (tmp_path / "new").exists()
+    assert files_in(kept) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+async def test_a_replay_moves_its_databases_into_a_target_that_must_be_fresh(
+    audit_database: Database, signer: Signer, tmp_path: Path, processes: int
+) -> None:
+    specs = {name: SPECS[name] for name in ("other", "probe")}
+    log = database_log(audit_database, signer)
+    target = tmp_path / "out"
+    result = await parallel.replay(log, specs, target, load_specs=probe_specs, processes=processes)
+    built = ["other.sqlite3", "probe.sqlite3"]
+    assert files_in(target) == built
+    assert [service.database for service in result.services] == [target / n for n in built]
+    assert [events_in(target / name) for name in built] == [5, EVENTS]
+    with pytest.raises(ReplayError, match=r"probe\.sqlite3 exists: replay needs a fresh database"):
+        await parallel.replay(log, {"probe": PROBE}, target, processes=processes)
+    assert files_in(target) == built
+    assert events_in(target / "probe.sqlite3") == EVENTS
+
+
+@dataclass(frozen=True)
+class ListedLeaves:
+    """Leaves held in memory; picklable, so that replay processes read them too."""
+
+    leaves: tuple[bytes, ...]
+
+    def __call__(self) -> Iterator[bytes]:
+        return iter(self.leaves)
+
+
+def signed_as_they_are(leaves: list[bytes]) -> SignedLog:
+    """Nerima's log of ``leaves`` with a checkpoint of their own root, as if a signer had
+    signed whatever it was given."""
+    tree = CompactRange()
+    tree.extend(leaf_hashes(leaves))
+    checkpoint = Checkpoint(f"{PREFIX}/nerima", tree.size, tree.root())
+    source = ListedLeaves(tuple(leaves))
+    return SignedLog("nerima", checkpoint, source, source)
+
+
+NO_ENVELOPES = [
+    (b"not an envelope", "Invalid JSON: expected ident at line 1 column 2"),
+    (b'{"event_type":7}', r"event_id: Field required \(and \d+ more\)"),
+    (b"[]", "Input should be an object"),
+]
+
+
+@pytest.mark.parametrize(("leaf", "problem"), NO_ENVELOPES)
+@pytest.mark.parametrize("processes", [1, 2])
+async def test_a_leaf_that_is_no_envelope_is_named_and_a_changed_log_said_to_be_changed(
+    audit_database: Database,
+    signer: Signer,
+    tmp_path: Path,
+    processes: int,
+    leaf: bytes,
+    problem: str,
+) -> None:
+    """Leaf 27 is of a service no process replays; it is still parsed, and fails. The rest of
+    the log is then hashed: the root a changed log no longer reproduces is reported first."""
+    logged = list(database_log(audit_database, signer).leaves())
+    logged[27] = leaf
     with audit_database.engine.begin() as connection:
         where = (leaves.c.ward == "nerima") & (leaves.c.leaf_index == 27)
         connection.execute(sa.update(leaves).where(where).values(leaf=leaf))
-    log = database_log(audit_database, signer)
     specs = {name: SPECS[name] for name in ("idle", "probe")}
-    with pytest.raises(ValidationError, match="EventEnvelope"):
-        await parallel.replay(log, specs, tmp_path, load_specs=probe_specs, processes=processes)
+    named = f"leaf 27 is not an event envelope: {problem}"
+    changed = (
+        r"^the 30 entries do not reproduce the signed root of the checkpoint, so the log was "
+        rf"changed \(and replaying it failed: {named}\); "
+        r"nothing replayed can be trusted: run `kyodo audit verify` to locate the change$"
+    )
+    changed_log = database_log(audit_database, signer)
+    for name, log, message in (
+        ("changed", changed_log, changed),
+        ("signed", signed_as_they_are(logged), f"^{named}$"),
+    ):
+        target = tmp_path / name
+        with pytest.raises(ReplayError, match=message):
+            await parallel.replay(
+                log, specs, target, load_specs=probe_specs, processes=processes, batch=4
+            )
+        assert not target.exists()
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+async def test_a_leaf_its_projection_cannot_apply_is_reported_by_what_the_log_is(
+    audit_database: Database, signer: Signer, tmp_path: Path, processes: int
+) -> None:
+    """A changed leaf that breaks a projection (of each process) is a changed log; in a log
+    signed as it is, the projection's own error is not disguised."""
+    specs = {name: SPECS[name] for name in ("every", "probe")}
+    change_leaf(audit_database, 3, b'"test.Happened"', f'"{POISON}"'.encode())
+    log = database_log(audit_database, signer)
+    symptom = r"so the log was changed \(and replaying it failed: PoisonError: this event"
+    with pytest.raises(ReplayError, match=symptom):
+        await parallel.replay(
+            log, specs, tmp_path / "a", load_specs=probe_specs, processes=processes, batch=4
+        )
+    signed = signed_as_they_are(list(log.leaves()))
+    with pytest.raises(PoisonError, match="this event cannot be applied"):
+        await parallel.replay(
+            signed, specs, tmp_path / "b", load_specs=probe_specs, processes=processes, batch=4
+        )
+    assert not (tmp_path / "a").exists()
+    assert not (tmp_path / "b").exists()
 
 
 async def test_processes_report_progress_up_to_the_signed_size(
