@@ -209,6 +209,7 @@ def template_leaves(count: int) -> Iterator[LogEntry]:
 def build_large_log(signer: Signer, count: int) -> InMemoryLogStore:
     store = InMemoryLogStore(WARD)
     log = AuditLog(store)
+    issue_checkpoint(log, [signer], origin=ORIGIN)  # the leaves below are stored, not appended
     tree = CompactRange()
     batch: list[LogEntry] = []
     for entry in template_leaves(count):

@@ -42,7 +42,7 @@ class AuditLog:
         them from here; everything older is read from the store, so that a checkpoint still
         checks the stored history against the one signed before."""
         self.appended_from: int | None = None
-        """The tree size the latest append started from; None before any append."""
+        """The tree size this log's first append started from; None before any append."""
 
     @property
     def store(self) -> LogStore:
@@ -60,7 +60,9 @@ class AuditLog:
         self._appended = {}
         fresh, skipped = self._split_new_envelopes(envelopes)
         tree = self._compact_range(self._store.tree_size())
-        start = self.appended_from = tree.size
+        start = tree.size
+        if self.appended_from is None:
+            self.appended_from = start
         leaves = [leaf_bytes(envelope) for _event_id, envelope in fresh]
         hashes = leaf_hashes(leaves)
         entries = [

@@ -190,7 +190,8 @@ def test_a_log_whose_checkpoints_were_removed_is_not_signed_again(
 def test_a_first_checkpoint_covers_what_its_log_appended(signer: Signer, envelopes: Build) -> None:
     log = AuditLog(InMemoryLogStore(WARD))
     log.append(envelopes(0, 3))
-    assert issue_checkpoint(log, [signer], origin=ORIGIN).tree_size == 3
+    log.append(envelopes(3, 5))
+    assert issue_checkpoint(log, [signer], origin=ORIGIN).tree_size == 5
 
 
 class ForgedCheckpointStore(InMemoryLogStore):
