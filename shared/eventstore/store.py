@@ -27,7 +27,7 @@ from shared.errors import ConcurrencyError, IdempotencyConflict
 from shared.events.envelope import EventActor, EventEnvelope, NewEvent
 from shared.eventstore.schema import events, idempotency_keys, metadata, relay_cursors
 from shared.ids import new_id
-from shared.jsontext import is_plain, json_text
+from shared.jsontext import json_text
 from shared.telemetry.context import current_traceparent
 from shared.telemetry.metrics import appended_events
 from shared.telemetry.tracing import append_spans, spans_recorded, tracer
@@ -99,7 +99,11 @@ class BatchItem:
     context: AppendContext
 
 
-BatchOutcome = AppendResult | ConcurrencyError | IdempotencyConflict
+class UnloggableEventData(ValueError):
+    """Event data the audit log could not encode; see ``require_loggable``."""
+
+
+BatchOutcome = AppendResult | ConcurrencyError | IdempotencyConflict | UnloggableEventData
 
 
 class EventStore:
@@ -155,20 +159,18 @@ class EventStore:
         spans, traceparents = append_spans(
             [item.context.traceparent for item in items], recording=spans_recorded()
         )
-        prepared = [
-            _prepare(item.appends, item.context, now, traceparent)
-            for item, traceparent in zip(items, traceparents, strict=True)
-        ]
+        refused, ready, prepared = _prepare_items(items, now, traceparents)
         try:
-            outcomes = await self.database.write(
-                lambda connection: self._append_batch(connection, items, prepared)
+            written = await self.database.write(
+                lambda connection: self._append_batch(connection, ready, prepared)
             )
         except IntegrityError:
             # Only a clash the lock cannot prevent (a reused event id): one item at a time.
-            return [await self._append_alone(item) for item in items]
+            written = [await self._append_alone(item) for item in ready]
         finally:
             for span in spans:
                 span.end()
+        outcomes = _in_item_order(len(items), refused, written)
         appended = sum(
             len(o.events) for o in outcomes if isinstance(o, AppendResult) and not o.replayed
         )
@@ -181,7 +183,7 @@ class EventStore:
     async def _append_alone(self, item: BatchItem) -> BatchOutcome:
         try:
             return await self.append_many(item.appends, item.context)
-        except (ConcurrencyError, IdempotencyConflict) as error:
+        except (ConcurrencyError, IdempotencyConflict, UnloggableEventData) as error:
             return error
 
     def _append_batch(
@@ -344,7 +346,6 @@ class _Prepared:
             document["version"] = versions[stream_id] + offset
             if (stamp := self.stamps.get(stream_id)) is not None:
                 document["data"] = stamp(document["data"], document["version"])
-            require_loggable(document["data"])
             rows.append(
                 {
                     "event_id": document["event_id"],
@@ -362,13 +363,13 @@ class _Prepared:
 def require_loggable(data: dict[str, Any]) -> None:
     """Refuse data the audit log could not encode (RFC 8785 has no NaN or infinity, and no
     integer beyond ±(2**53 − 1)): such an event would be stored and published, yet never
-    logged. Plain data (the usual kind) is encodable by construction."""
-    if is_plain(data):
-        return
+    logged. Plain data (the usual kind) is encodable unless it holds a lone surrogate, which
+    the canonical encoder refuses too. What a stamp adds (a receipt number) is left unchecked.
+    """
     try:
         canonical_json(data)
     except LeafEncodingError as error:
-        raise ValueError(f"event data cannot be logged for audit: {error}") from error
+        raise UnloggableEventData(f"event data cannot be logged for audit: {error}") from error
 
 
 _PG_INSERT_EVENTS = sa.text(
@@ -430,6 +431,30 @@ def _json_rows(rows: list[dict[str, Any]], timestamp: str) -> str:
     return orjson.dumps([{**r, timestamp: r[timestamp].isoformat()} for r in rows]).decode()
 
 
+def _prepare_items(
+    items: Sequence[BatchItem], now: datetime, traceparents: Sequence[str | None]
+) -> tuple[dict[int, UnloggableEventData], list[BatchItem], list[_Prepared]]:
+    """The items refused before the transaction (by their index), and the rest prepared."""
+    refused: dict[int, UnloggableEventData] = {}
+    ready: list[BatchItem] = []
+    prepared: list[_Prepared] = []
+    for index, (item, traceparent) in enumerate(zip(items, traceparents, strict=True)):
+        try:
+            prepared.append(_prepare(item.appends, item.context, now, traceparent))
+        except UnloggableEventData as error:
+            refused[index] = error
+            continue
+        ready.append(item)
+    return refused, ready, prepared
+
+
+def _in_item_order(
+    count: int, refused: dict[int, UnloggableEventData], written: Sequence[BatchOutcome]
+) -> list[BatchOutcome]:
+    rest = iter(written)
+    return [refused[index] if index in refused else next(rest) for index in range(count)]
+
+
 def _prepare(
     appends: Sequence[StreamAppend],
     context: AppendContext,
@@ -446,6 +471,7 @@ def _prepare(
             raise ValueError(f"stream {append.stream_id} appears twice in one append")
         expected[append.stream_id] = append.expected_version
         for offset, new in enumerate(append.events, start=1):
+            require_loggable(new.data)
             document = {
                 "event_id": str(new.event_id),
                 "event_type": new.event_type,

@@ -24,6 +24,7 @@ from shared.eventstore import (
 )
 from shared.eventstore import store as store_module
 from shared.eventstore.schema import events
+from shared.eventstore.store import UnloggableEventData
 
 STAFF = EventActor(subject="staff-1", role="staff")
 
@@ -419,7 +420,7 @@ async def test_a_naive_clock_is_refused_and_nothing_is_written(database: Databas
     assert await EventStore(database).read_stream("naive") == []
 
 
-@pytest.mark.parametrize("value", [2**53, -(2**60), float("nan"), float("inf")])
+@pytest.mark.parametrize("value", [2**53, -(2**60), float("nan"), float("inf"), "\ud800"])
 async def test_data_the_audit_log_cannot_encode_is_refused(
     store: EventStore, value: object
 ) -> None:
@@ -438,3 +439,18 @@ async def test_data_with_finite_floats_and_large_safe_integers_is_stored(
         "thing-1", NO_STREAM, [NewEvent(event_type="test.ThingHappened", data=data)], context()
     )
     assert (await store.read_stream("thing-1"))[0].data == data
+
+
+async def test_a_batch_refuses_only_its_item_with_unloggable_data(store: EventStore) -> None:
+    unloggable = [NewEvent(event_type="test.ThingHappened", data={"n": 2**60})]
+    items = [
+        BatchItem([StreamAppend("a", NO_STREAM, happened(1))], context()),
+        BatchItem([StreamAppend("b", NO_STREAM, unloggable)], context()),
+        BatchItem([StreamAppend("c", NO_STREAM, happened(2))], context()),
+    ]
+    first, refused, third = await store.append_batch(items)
+    assert isinstance(refused, UnloggableEventData)
+    assert isinstance(first, AppendResult) and isinstance(third, AppendResult)
+    assert [len(o.events) for o in (first, third)] == [1, 2]
+    assert await store.read_stream("b") == []
+    assert [e.stream_id for e in await store.read_all()] == ["a", "c", "c"]
