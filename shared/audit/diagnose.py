@@ -12,7 +12,7 @@ from itertools import islice
 from pathlib import Path
 
 from shared.audit.compact import CompactRange
-from shared.audit.difference import difference_at
+from shared.audit.difference import LINE_UP, difference_at
 from shared.audit.errors import ExportFormatError
 from shared.audit.export import ENTRIES_FILE, INDEX_FILE, IndexRecord, parse_index_line
 from shared.audit.problems import Problem, ProblemKind, SignedHead
@@ -22,8 +22,8 @@ from shared.audit.window import EntryWindow, entry_problem
 MAX_INSERTION_SEARCH = 1024
 WINDOW = 1 << 16
 LOOKAHEAD = 4096
-"""Entries (and records) loaded past a window's end, so that a removal, insertion or move of
-up to this many entries at its end is still recognised."""
+"""How far past a window's end a removal, insertion or move of entries that starts inside it
+may reach and still be recognised (see ``_reach``)."""
 _INDEX_PREFIX = b'{"index":'
 
 
@@ -37,6 +37,7 @@ def explain_mismatch(
         _first_difference(directory, start, stop)
         or _single_insertion(directory, verified, head)
         or _conflict_with_later(directory, verified, head, later)
+        or _unrecorded_entry(directory, start, head)
         or _unexplained(start, head)
     )
 
@@ -86,22 +87,47 @@ def _windows(directory: Path, start: int, stop: int) -> Iterator[EntryWindow]:
     so that memory stays bounded however far apart the checkpoints are."""
     with (directory / ENTRIES_FILE).open("rb") as entries:
         lines = (line.removesuffix(b"\n") for line in islice(entries, start, None))
-        records = _records_from(directory / INDEX_FILE, start)
+        index = _IndexReader(directory / INDEX_FILE, start)
         held_lines: list[bytes] = []
         held_records: dict[int, IndexRecord] = {}
-        pending: IndexRecord | None = None
         for begin in range(start, stop, WINDOW):
             end = min(begin + WINDOW, stop)
-            held_lines += islice(lines, end + LOOKAHEAD - begin - len(held_lines))
-            while pending is None or pending.index < end + LOOKAHEAD:
-                if pending is not None:
-                    held_records.setdefault(pending.index, pending)
-                pending = next(records, None)
-                if pending is None:
-                    break
-            yield EntryWindow.of(begin, held_lines, held_records)
+            reach = _reach(end)
+            held_lines += islice(lines, reach - begin - len(held_lines))
+            entries_end = begin + len(held_lines) if begin + len(held_lines) < reach else None
+            index.read_until(reach, held_records)
+            yield EntryWindow.of(
+                begin, held_lines, held_records, entries_end=entries_end, records_end=index.end
+            )
             held_lines = held_lines[end - begin :]
             held_records = {i: record for i, record in held_records.items() if i >= end}
+
+
+def _reach(end: int) -> int:
+    """Where the entries and records loaded for a window ending at ``end`` stop: a shift of up
+    to LOOKAHEAD entries at its end, the LINE_UP entries that must bear it out, and the one
+    after them are all loaded, so that nothing the diagnosis concludes rests on what is not."""
+    return end + LOOKAHEAD + LINE_UP + 1
+
+
+class _IndexReader:
+    """Index records read forward from ``start``, a window's worth at a time."""
+
+    def __init__(self, path: Path, start: int) -> None:
+        self._records = _records_from(path, start)
+        self._pending = next(self._records, None)
+        self._last = start - 1
+        self.end: int | None = None
+        """One past the last recorded index, once the index has been read to its end."""
+
+    def read_until(self, limit: int, into: dict[int, IndexRecord]) -> None:
+        """Adds the records before ``limit`` to ``into``, keeping the first after it."""
+        while self._pending is not None and self._pending.index < limit:
+            into.setdefault(self._pending.index, self._pending)
+            self._last = max(self._last, self._pending.index)
+            self._pending = next(self._records, None)
+        if self._pending is None:
+            self.end = self._last + 1
 
 
 def _records_from(path: Path, start: int) -> Iterator[IndexRecord]:
@@ -182,6 +208,30 @@ def _first_reproduced(
             if tree.root() == head.root:
                 return head
     return None
+
+
+def _unrecorded_entry(directory: Path, start: int, head: SignedHead) -> Problem | None:
+    """The first entry from ``start`` to ``head`` that the index has no record of: the index is
+    malformed, and cannot say which entry of that range (which does not reproduce ``head``'s
+    root) differs, as it may be that one or any after it."""
+    records = read_index_records(directory / INDEX_FILE, start, head.tree_size)
+    missing = next((i for i in range(start, head.tree_size) if i not in records), None)
+    if missing is None:
+        return None
+    gap = (
+        f"has no record of entry {missing}"
+        if any(i > missing for i in records)
+        else f"has no records from entry {missing} on"
+    )
+    return Problem(
+        ProblemKind.MALFORMED_EXPORT,
+        f"{INDEX_FILE} {gap}, though {ENTRIES_FILE} holds it: entries "
+        f"{start}..{head.tree_size - 1} do not reproduce the root signed in {head.location}, "
+        "and without the index the entry that differs cannot be named",
+        missing,
+        None,
+        f"{INDEX_FILE} line {missing + 1}",
+    )
 
 
 def _unexplained(start: int, head: SignedHead) -> Problem:

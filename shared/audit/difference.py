@@ -4,7 +4,9 @@ removed, inserted or moved.
 A removal of ``k`` entries at ``i`` leaves the logged entry ``i + k`` at position ``i`` and every
 later entry ``k`` places early; an insertion of ``n`` entries leaves the logged entry ``i`` at
 ``i + n`` and every later one ``n`` places late. Each explanation is accepted only when the
-entries after the difference bear it out (up to LINE_UP of them, as far as the window reaches).
+entries after the difference bear it out: LINE_UP of them, or all up to the end of the entries
+and the index when both end there together. An entry or record that is not loaded bears out
+nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ LINE_UP = 8
 def difference_at(window: EntryWindow, index: int) -> Problem | None:
     record = window.records.get(index)
     if record is None:
-        return _missing_from_index(window, index) if window.records else None
+        return _missing_from_index(window, index)
     computed = window.hash_at(index)
     if computed is None or computed == record.leaf_hash:
         return None
@@ -40,14 +42,16 @@ def _logged_later(window: EntryWindow, record: IndexRecord, computed: bytes) -> 
     return _moved_earlier(window, record, found) or _removed(window, record, found)
 
 
-def _missing_from_index(window: EntryWindow, index: int) -> Problem:
+def _missing_from_index(window: EntryWindow, index: int) -> Problem | None:
+    """Entry ``index`` is missing from the entries and the index alike when the entry in its
+    place is the one recorded after it; otherwise the index alone cannot say what it holds."""
     following = window.records.get(index + 1)
-    after = (
-        f"; entry {index + 1} ({following.event_id}) follows entry {index - 1}" if following else ""
-    )
+    if following is None or window.hash_at(index) != following.leaf_hash:
+        return None
     return entry_problem(
         ProblemKind.REMOVED_ENTRY,
-        f"entry {index} was removed: the export has no entry {index}{after}",
+        f"entry {index} was removed: the export has no entry {index}; entry {index + 1} "
+        f"({following.event_id}) follows entry {index - 1}",
         index,
         None,
         index,
@@ -74,8 +78,7 @@ def _moved_earlier(window: EntryWindow, record: IndexRecord, moved: IndexRecord)
     index, origin = record.index, moved.index
     if window.run_end(index + 1, -1, origin - index) != origin + 1:
         return None
-    if window.hash_at(origin + 1) == moved.leaf_hash:  # a copy: it also stands where it belongs
-        return None
+    # A copy of ``moved`` standing where it belongs too fails here: it is an insertion.
     if not window.lines_up(origin + 1, 0, LINE_UP):
         return None
     return entry_problem(
@@ -91,7 +94,8 @@ def _moved_earlier(window: EntryWindow, record: IndexRecord, moved: IndexRecord)
 def _removed(window: EntryWindow, record: IndexRecord, found: IndexRecord) -> Problem | None:
     index, count = record.index, found.index - record.index
     end = window.run_end(index, count, window.stop - index)
-    if window.holds(end, end + count) is False:
+    # True only once both files have ended together: the removal holds to the end.
+    if window.holds(end, end + count) is not True:
         moved = _moved_later(window, record, end, count)
         if moved or end - index < LINE_UP:
             return moved

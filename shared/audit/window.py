@@ -13,18 +13,30 @@ from shared.audit.scan import leaf_hashes
 @dataclass(frozen=True, slots=True)
 class EntryWindow:
     """Entries ``[start, start + len(leaves))`` with their hashes, and the recorded index
-    around them (possibly further than the entries loaded)."""
+    around them (possibly further than the entries loaded). ``entries_end`` is the number of
+    entries in the file and ``records_end`` one past the last recorded index, each known only
+    when the window reaches the end of its file."""
 
     start: int
     leaves: list[bytes]
     hashes: list[bytes]
     records: dict[int, IndexRecord]
     records_by_hash: dict[bytes, IndexRecord]
+    entries_end: int | None = None
+    records_end: int | None = None
 
     @classmethod
-    def of(cls, start: int, leaves: list[bytes], records: dict[int, IndexRecord]) -> EntryWindow:
+    def of(
+        cls,
+        start: int,
+        leaves: list[bytes],
+        records: dict[int, IndexRecord],
+        *,
+        entries_end: int | None = None,
+        records_end: int | None = None,
+    ) -> EntryWindow:
         by_hash = {record.leaf_hash: record for record in records.values()}
-        return cls(start, leaves, leaf_hashes(leaves), records, by_hash)
+        return cls(start, leaves, leaf_hashes(leaves), records, by_hash, entries_end, records_end)
 
     @property
     def stop(self) -> int:
@@ -42,26 +54,34 @@ class EntryWindow:
 
     def holds(self, position: int, index: int) -> bool | None:
         """Whether the entry at ``position`` of the file is the logged entry ``index``; None
-        when either is not loaded."""
+        when that cannot be told from what is loaded. Past the end of the entries, it holds
+        only past the end of the index by as many places: both files end together."""
         computed = self.hash_at(position)
         record = self.records.get(index)
-        if computed is None or record is None:
-            return None
-        return computed == record.leaf_hash
+        if computed is not None and record is not None:
+            return computed == record.leaf_hash
+        past_entries = _places_past(position, self.entries_end)
+        past_records = _places_past(index, self.records_end)
+        if past_entries is not None and past_records is not None:
+            return past_entries == past_records
+        if past_entries is not None and record is not None:
+            return False
+        if past_records is not None and computed is not None:
+            return False
+        return None
 
     def run_end(self, position: int, shift: int, limit: int) -> int:
         """The first position from ``position`` on (at most ``position + limit``) whose entry is
-        not the logged entry ``shift`` places further."""
+        not known to be the logged entry ``shift`` places further."""
         end = position + limit
         while position < end and self.holds(position, position + shift):
             position += 1
         return position
 
     def lines_up(self, position: int, shift: int, count: int) -> bool:
-        """No entry of ``count`` from ``position`` contradicts a shift by ``shift``."""
-        return all(
-            self.holds(at, at + shift) is not False for at in range(position, position + count)
-        )
+        """Each entry of ``count`` from ``position`` is known to be the logged entry ``shift``
+        places further (or both files have ended together)."""
+        return all(self.holds(at, at + shift) for at in range(position, position + count))
 
     def find(self, leaf_hash: bytes, after: int) -> list[int]:
         """Positions after ``after`` whose entry hashes to ``leaf_hash``, in order."""
@@ -74,6 +94,11 @@ class EntryWindow:
                 return found
             found.append(self.start + offset)
             offset += 1
+
+
+def _places_past(at: int, end: int | None) -> int | None:
+    """How many places ``at`` lies past a known ``end``; None when before it or not known."""
+    return at - end if end is not None and at >= end else None
 
 
 def envelope_event_id(leaf: bytes) -> str:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from shared.audit.checkpoint import issue_checkpoint
-from shared.audit.export import ENTRIES_FILE, export_log
+from shared.audit.export import ENTRIES_FILE, INDEX_FILE, export_log
 from shared.audit.log import AuditLog
 from shared.audit.note import Signer
 from shared.audit.problems import ProblemKind
@@ -48,3 +48,11 @@ def assert_problem(report: VerificationReport, kind: ProblemKind, index: int | N
     assert report.problem.kind == kind, report.problem.message
     assert report.problem.index == index, report.problem.message
     return report.problem.message
+
+
+def index_lines(directory: Path) -> list[bytes]:
+    return (directory / INDEX_FILE).read_bytes().splitlines()
+
+
+def write_index_lines(directory: Path, lines: list[bytes]) -> None:
+    (directory / INDEX_FILE).write_bytes(b"".join(line + b"\n" for line in lines))
