@@ -1,9 +1,11 @@
 """Where a replay builds its databases: a scratch directory inside the target, whose files move
 into the target only once the replay has succeeded (the log reproduced its signed root). A
-replay that fails leaves nothing it built behind."""
+replay that fails leaves nothing it built behind: no database, no scratch directory, and none
+of the directories it made for the target."""
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -14,34 +16,47 @@ from pathlib import Path
 from shared.audit.errors import ReplayError
 
 SCRATCH_PREFIX = ".replay-"
+NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS})
+"""What ``link`` fails with on a filesystem without hard links (FAT, some network mounts)."""
 
 
 @contextmanager
 def staged(target: Path, names: Iterable[str]) -> Iterator[Path]:
     """A scratch directory to build the databases ``names`` of ``target`` in.
 
-    It lies inside ``target``, so on its filesystem, where renaming a file moves it whole. When
-    the block returns, every file built moves into ``target``; when it raises, they are deleted,
-    and so is ``target`` if it was made here and is still empty.
+    ``target`` must be a directory without those databases, or not exist yet (with nothing but
+    directories above it); it is made here, parents included, and what was made is removed
+    again if the block or the move fails. The scratch directory lies inside ``target``, so on
+    its filesystem, where a file moves whole. When the block returns, every file built moves
+    into ``target``, none replacing a file there; when it or a move fails, they are deleted.
     """
-    made = not target.exists()
+    missing = _missing_directories(target)
     for name in names:
         fresh_database_path(target, name)
-    scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=target))
+    made = _make_directories(missing)
     try:
-        yield scratch
-        _move_files(scratch, target)
+        with _scratch(target) as scratch:
+            yield scratch
     except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        if made:
-            _remove_if_empty(target)
+        _remove_directories(made)
         raise
-    scratch.rmdir()
+
+
+def _missing_directories(target: Path) -> list[Path]:
+    """The directories to make for ``target``, outermost first; ReplayError if ``target`` or
+    one of its parents is something other than a directory."""
+    missing: list[Path] = []
+    path = target
+    while not path.is_dir():
+        if path.exists() or path.is_symlink():
+            raise ReplayError(_not_a_directory(target, path))
+        missing.append(path)
+        path = path.parent
+    return missing[::-1]
 
 
 def fresh_database_path(target: Path, name: str) -> Path:
     """Where service ``name``'s database goes in ``target``; ReplayError if one is there."""
-    target.mkdir(parents=True, exist_ok=True)
     path = target / f"{name}.sqlite3"
     _require_absent(path)
     return path
@@ -56,20 +71,123 @@ def sync_to_disk(path: Path) -> None:
         os.close(descriptor)
 
 
+def _not_a_directory(target: Path, path: Path) -> str:
+    if path == target:
+        return f"{target} is not a directory: replay needs a directory for its databases"
+    return f"{target} cannot be made a directory: {path} is not a directory"
+
+
+def _make_directories(missing: list[Path]) -> list[Path]:
+    """Makes the ``missing`` directories in order and returns those made here; on an error,
+    removes them again."""
+    made: list[Path] = []
+    try:
+        for directory in missing:
+            if _make_directory(directory):
+                made.append(directory)
+    except BaseException:
+        _remove_directories(made)
+        raise
+    return made
+
+
+def _make_directory(directory: Path) -> bool:
+    """Whether ``directory`` was made here (False: another process made it meanwhile)."""
+    try:
+        directory.mkdir()
+    except OSError as error:
+        if isinstance(error, FileExistsError) and directory.is_dir():
+            return False
+        raise ReplayError(f"cannot make {directory}: {error.strerror or error}") from error
+    return True
+
+
+def _remove_directories(made: list[Path]) -> None:
+    """Removes the directories ``made`` (outermost first), innermost first, if still empty."""
+    for directory in reversed(made):
+        with suppress(OSError):
+            directory.rmdir()
+
+
+@contextmanager
+def _scratch(target: Path) -> Iterator[Path]:
+    try:
+        scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=target))
+    except OSError as error:
+        raise ReplayError(f"cannot build in {target}: {error.strerror or error}") from error
+    try:
+        yield scratch
+        _move_files(scratch, target)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    scratch.rmdir()
+
+
 def _move_files(scratch: Path, target: Path) -> None:
-    built = sorted(scratch.iterdir())
-    for path in built:
-        _require_absent(target / path.name)
-    for path in built:
-        path.rename(target / path.name)
-    sync_to_disk(target)
+    """Moves every file of ``scratch`` into ``target``, or, on any error, none."""
+    moved: list[Path] = []
+    try:
+        for path in sorted(scratch.iterdir()):
+            destination = target / path.name
+            _move_without_replacing(path, destination)
+            moved.append(destination)
+        sync_to_disk(target)
+    except BaseException:
+        for destination in moved:
+            with suppress(OSError):
+                destination.unlink()
+        raise
+
+
+def _move_without_replacing(source: Path, destination: Path) -> None:
+    """Moves ``source`` to ``destination`` on the same filesystem; ReplayError if a file is
+    there (``rename`` would replace it, e.g. the database of another replay into the target).
+
+    A hard link is made only if the name is free, atomically; the source is then unlinked.
+    Without hard links, the name is claimed by creating an empty file exclusively, which
+    ``replace`` then swaps for the database in one step.
+    """
+    try:
+        if _linked(source, destination):
+            _unlink_source(source, destination)
+        else:
+            _claim_and_replace(source, destination)
+    except FileExistsError:
+        raise ReplayError(f"{destination} exists: replay needs a fresh database") from None
+
+
+def _linked(source: Path, destination: Path) -> bool:
+    """Whether ``destination`` is now a hard link to ``source``; False where the filesystem
+    has no hard links."""
+    try:
+        os.link(source, destination)
+    except OSError as error:
+        if error.errno in NO_HARD_LINKS:
+            return False
+        raise
+    return True
+
+
+def _unlink_source(source: Path, destination: Path) -> None:
+    try:
+        os.unlink(source)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(destination)
+        raise
+
+
+def _claim_and_replace(source: Path, destination: Path) -> None:
+    os.close(os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+    try:
+        os.replace(source, destination)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(destination)
+        raise
 
 
 def _require_absent(path: Path) -> None:
     if path.exists():
         raise ReplayError(f"{path} exists: replay needs a fresh database")
-
-
-def _remove_if_empty(directory: Path) -> None:
-    with suppress(OSError):
-        directory.rmdir()

@@ -378,3 +378,19 @@ def test_a_leaf_that_is_no_envelope_fails_the_replay_in_one_line(
     assert message.startswith("✗ the 15 entries do not reproduce the signed root")
     assert "so the log was changed (and replaying it failed: leaf 5 is not an event" in message
     assert message.endswith("run `kyodo audit verify` to locate the change")
+
+
+def test_a_target_that_is_a_file_fails_the_replay_in_one_line(
+    audited: AuditedPlatform, tmp_path: Path
+) -> None:
+    here = tmp_path / "here"
+    here.mkdir()
+    into = here / "notes.txt"
+    into.write_text("the auditor's own")
+    result = invoke(audited, "audit", "replay", "--ward", WARD, "--into", str(into))
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit), result.exception
+    (message,) = [line for line in result.output.splitlines() if line]
+    assert message == f"✗ {into} is not a directory: replay needs a directory for its databases"
+    assert into.read_text() == "the auditor's own"
+    assert list(here.iterdir()) == [into]

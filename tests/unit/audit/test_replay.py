@@ -343,6 +343,36 @@ async def test_a_replay_moves_its_databases_into_a_target_that_must_be_fresh(
     assert events_in(target / "probe.sqlite3") == EVENTS
 
 
+async def test_a_replay_of_no_read_models_makes_its_target(
+    audit_database: Database, signer: Signer, tmp_path: Path
+) -> None:
+    target = tmp_path / "new" / "out"
+    result = await parallel.replay(database_log(audit_database, signer), {}, target)
+    assert (result.applied, result.services) == (EVENTS + 5, [])
+    assert files_in(tmp_path / "new") == ["out"]
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+async def test_a_target_that_is_not_a_directory_is_refused_and_left_as_it_was(
+    audit_database: Database, signer: Signer, tmp_path: Path, processes: int
+) -> None:
+    specs = {name: SPECS[name] for name in ("other", "probe")}
+    log = database_log(audit_database, signer)
+    here = tmp_path / "here"
+    here.mkdir()
+    (here / "file").write_text("the auditor's own")
+    for target, message in (
+        ("file", "file is not a directory: replay needs a directory for its databases"),
+        ("file/out", "file/out cannot be made a directory: .*/file is not a directory"),
+    ):
+        with pytest.raises(ReplayError, match=message):
+            await parallel.replay(
+                log, specs, here / target, load_specs=probe_specs, processes=processes
+            )
+    assert files_in(here) == ["file"]
+    assert (here / "file").read_text() == "the auditor's own"
+
+
 @dataclass(frozen=True)
 class ListedLeaves:
     """Leaves held in memory; picklable, so that replay processes read them too."""
