@@ -4,6 +4,9 @@ Its own rounds and flags are projected through the domain's own ``evolve``: a ro
 as a JSON document plus the columns queries filter on, so the read model cannot drift from the
 write side. Each table is read once per batch (rows of the batch's keys), folded in memory in
 event order, and written back with one upsert.
+
+Each table is its own part: no handler reads or writes the table of another part, so a batch
+gives each part its events at once, in their order, however the sources' events interleave.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from services.evaluation.inertia import Flag, evolve_flag
 from services.evaluation.rounds import Round, evolve_round
 from shared.events import EventEnvelope
 from shared.eventstore.schema import UtcDateTime
+from shared.projections.composite import CompositeProjection
 from shared.projections.runner import DispatchingProjection
 from shared.projections.writes import update_where, upsert
 
@@ -138,7 +142,16 @@ flags_table = sa.Table(
     sa.Column("document", sa.JSON, nullable=False),
 )
 
-projection = DispatchingProjection("evaluation", metadata)
+wards_part = DispatchingProjection("evaluation-wards", metadata)
+projects_part = DispatchingProjection("evaluation-projects", metadata)
+calls_part = DispatchingProjection("evaluation-calls", metadata)
+grants_part = DispatchingProjection("evaluation-grants", metadata)
+rounds_part = DispatchingProjection("evaluation-rounds", metadata)
+flags_part = DispatchingProjection("evaluation-flags", metadata)
+projection = CompositeProjection(
+    "evaluation",
+    [wards_part, projects_part, calls_part, grants_part, rounds_part, flags_part],
+)
 
 
 def codes_key(codes: Sequence[str]) -> str:
@@ -149,8 +162,8 @@ def codes_key(codes: Sequence[str]) -> str:
 # --- wards (registry) ---------------------------------------------------------------------
 
 
-@projection.on(WARD_ONBOARDED)
-@projection.on(WARD_POLICY_CHANGED)
+@wards_part.on(WARD_ONBOARDED)
+@wards_part.on(WARD_POLICY_CHANGED)
 def ward_policy(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
     rows = {
         e.ward: {
@@ -169,7 +182,7 @@ def ward_policy(connection: sa.Connection, events: Sequence[EventEnvelope]) -> N
 # --- projects and calls (proposals) -------------------------------------------------------
 
 
-@projection.on(PROJECT_STARTED)
+@projects_part.on(PROJECT_STARTED)
 def project_started(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
     def started(_row: Row | None, event: EventEnvelope) -> Row:
         return {
@@ -183,7 +196,7 @@ def project_started(connection: sa.Connection, events: Sequence[EventEnvelope]) 
     _fold_projects(connection, events, started)
 
 
-@projection.on(AGREEMENT_AMENDED)
+@projects_part.on(AGREEMENT_AMENDED)
 def agreement_amended(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
     def amended(row: Row | None, event: EventEnvelope) -> Row | None:
         return None if row is None else {**row, **_project_terms(event)}
@@ -191,7 +204,7 @@ def agreement_amended(connection: sa.Connection, events: Sequence[EventEnvelope]
     _fold_projects(connection, events, amended)
 
 
-@projection.on(PROJECT_ENDED)
+@projects_part.on(PROJECT_ENDED)
 def project_ended(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
     def ended(row: Row | None, event: EventEnvelope) -> Row | None:
         if row is None:
@@ -202,7 +215,7 @@ def project_ended(connection: sa.Connection, events: Sequence[EventEnvelope]) ->
     _fold_projects(connection, events, ended)
 
 
-@projection.on(CALL_OPENED)
+@calls_part.on(CALL_OPENED)
 def call_opened(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
     rows = [
         {
@@ -262,7 +275,7 @@ def _fold_projects(
 # --- grants (fund) ------------------------------------------------------------------------
 
 
-@projection.on(GRANT_AWARDED)
+@grants_part.on(GRANT_AWARDED)
 def grant_awarded(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
     rows = []
     for event in events:
@@ -284,7 +297,7 @@ def grant_awarded(connection: sa.Connection, events: Sequence[EventEnvelope]) ->
     upsert(connection, grants_table, _last_per_key(rows, "grant_id"), keys=["grant_id"])
 
 
-@projection.on(GRANT_FUNDS_RETURNED)
+@grants_part.on(GRANT_FUNDS_RETURNED)
 def grant_funds_returned(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
     ids = sorted({str(e.data["grant_id"]) for e in events})
     query = sa.select(grants_table.c.grant_id, grants_table.c.returned_yen).where(
@@ -381,9 +394,9 @@ FLAGS = StreamTable[Flag](
 )
 
 for _event_type in ROUND_EVENTS:
-    projection.on(_event_type)(ROUNDS.apply)
+    rounds_part.on(_event_type)(ROUNDS.apply)
 for _event_type in FLAG_EVENTS:
-    projection.on(_event_type)(FLAGS.apply)
+    flags_part.on(_event_type)(FLAGS.apply)
 
 
 # --- helpers ------------------------------------------------------------------------------

@@ -3,6 +3,10 @@
 Each handler gets a run of events of one type and writes each table with one statement. Money
 events post their journal entry (:func:`services.fund.ledger.journal_entry`) and the same lines
 move the lot, grant and grant-line balances, as in the book the deciders use.
+
+The three parts (ward rules, targets, money) read and write no table of another, so a batch gives
+each part its own events at once, in their order: registry events between donations do not cut
+the donations into runs of one.
 """
 
 from __future__ import annotations
@@ -35,20 +39,24 @@ from services.fund.tables import (
 from services.fund.targets import TargetStatus
 from shared.events import EventEnvelope
 from shared.policy import PolicyPack
+from shared.projections.composite import CompositeProjection
 from shared.projections.runner import DispatchingProjection
 from shared.projections.writes import sorted_by_key, upsert
 
 Row = dict[str, Any]
 ANONYMOUS_NAME = "匿名"
 
-projection = DispatchingProjection("fund", metadata)
+ward_rules_part = DispatchingProjection("fund-wards", metadata)
+targets_part = DispatchingProjection("fund-targets", metadata)
+money_part = DispatchingProjection("fund-money", metadata)
+projection = CompositeProjection("fund", [ward_rules_part, targets_part, money_part])
 
 
 # --- wards (registry) ---------------------------------------------------------------------
 
 
-@projection.on(names.WARD_ONBOARDED)
-@projection.on(names.WARD_POLICY_CHANGED)
+@ward_rules_part.on(names.WARD_ONBOARDED)
+@ward_rules_part.on(names.WARD_POLICY_CHANGED)
 def ward_policy(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
     latest: dict[str, Row] = {}
     for event in events:
@@ -148,13 +156,13 @@ def _targets(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None
 
 
 for _event_type in _TARGET_CHANGES:
-    projection.on(_event_type)(_targets)
+    targets_part.on(_event_type)(_targets)
 
 
 # --- donations and every movement of money ------------------------------------------------
 
 
-@projection.on(names.DONATION_RECEIVED)
+@money_part.on(names.DONATION_RECEIVED)
 def donation_received(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
     rows = [_donation_row(e) for e in events]
     upsert(connection, donations_table, rows, keys=["donation_id"])
@@ -201,7 +209,7 @@ def public_name(donor: dict[str, Any], personal: dict[str, Any]) -> str:
     return str(personal.get("published_name") or personal.get("name") or ANONYMOUS_NAME)
 
 
-@projection.on(names.GRANT_AWARDED)
+@money_part.on(names.GRANT_AWARDED)
 def grant_awarded(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
     upsert(connection, grants_table, [_grant_row(e) for e in events], keys=["grant_id"])
     lines = [
@@ -245,14 +253,14 @@ def _grant_row(event: EventEnvelope) -> Row:
     }
 
 
-@projection.on(names.GRANT_DISBURSED)
-@projection.on(names.GRANT_FUNDS_RETURNED)
-@projection.on(names.DONATION_REFUNDED)
+@money_part.on(names.GRANT_DISBURSED)
+@money_part.on(names.GRANT_FUNDS_RETURNED)
+@money_part.on(names.DONATION_REFUNDED)
 def money_moved(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
     _post(connection, events)
 
 
-@projection.on(names.DESIGNATED_FUNDS_HELD)
+@money_part.on(names.DESIGNATED_FUNDS_HELD)
 def funds_held(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
     rows: dict[tuple[str, str], Row] = {}
     for event in events:
@@ -273,7 +281,7 @@ def funds_held(connection: sa.Connection, events: Sequence[EventEnvelope]) -> No
     _post(connection, events)
 
 
-@projection.on(names.HELD_FUNDS_RELEASED)
+@money_part.on(names.HELD_FUNDS_RELEASED)
 def funds_released(connection: sa.Connection, events: Sequence[EventEnvelope]) -> None:
     releases = [
         {

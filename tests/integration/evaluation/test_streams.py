@@ -4,6 +4,7 @@ flags; the evaluation's own events reach its stream; its read model rebuilds fro
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,13 @@ from services.evaluation.projections import (
 )
 from shared.bus.streams import StreamNames
 from shared.db import Database
+from shared.events import EventEnvelope
 from shared.eventstore.store import EventStore
 from shared.projections.runner import ProjectionRunner, rebuild
 from tests.integration.evaluation.conftest import LiveEvaluation, jst, live_evaluation
 from tests.integration.evaluation.scenarios import assessment
 from tests.integration.registry.conftest import live_registry, registry_settings
+from tests.support.projection_parts import shared_tables, tables_by_part
 
 pytestmark = pytest.mark.redis
 INERTIA = "/v1/wards/nerima/insights/inertia"
@@ -151,24 +154,38 @@ async def test_the_read_model_rebuilt_from_the_events_equals_the_live_one(
         await live.client.post(f"{round_path}/assessments", json=assessment(), headers=live.staff())
         await live.caught_up()
 
+        stores = (*upstream.stores.values(), live.ctx.store)
         database = Database(f"sqlite:///{tmp_path / 'rebuilt.sqlite3'}")
+        interleaved = Database(f"sqlite:///{tmp_path / 'interleaved.sqlite3'}")
         try:
             runner = ProjectionRunner(database, projection)
-            for store in (*upstream.stores.values(), live.ctx.store):
+            for store in stores:
                 await rebuild(runner, store.iterate_all())
-            for table in (
-                wards_table,
-                projects_table,
-                calls_table,
-                grants_table,
-                rounds_table,
-                flags_table,
-            ):
+            # As an audit replay gives them: every source's events in one batch, in time order.
+            history = sorted(
+                [e async for page in _pages(stores) for e in page], key=lambda e: e.recorded_at
+            )
+            await ProjectionRunner(interleaved, projection).create_tables()
+            touched = await interleaved.write(lambda c: tables_by_part(c, projection, history))
+            assert shared_tables(touched) == {}
+            assert all(touched.values()), touched
+            for table in TABLES:
                 rebuilt = await table_rows(database, table)
                 assert rebuilt == await table_rows(live.ctx.database, table), table.name
+                assert rebuilt == await table_rows(interleaved, table), table.name
                 assert rebuilt
         finally:
             database.dispose()
+            interleaved.dispose()
+
+
+TABLES = (wards_table, projects_table, calls_table, grants_table, rounds_table, flags_table)
+
+
+async def _pages(stores: Sequence[EventStore]) -> AsyncIterator[list[EventEnvelope]]:
+    for store in stores:
+        async for page in store.iterate_all():
+            yield page
 
 
 @pytest.mark.postgres

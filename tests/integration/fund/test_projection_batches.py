@@ -1,8 +1,10 @@
 """The fund's read model does not depend on how its events are cut into batches.
 
 Random histories (donations, grants, tranches, returns, refunds, holds, releases: the steps of
-the ledger's state machine) are applied one event per batch and in random cuts, on SQLite and
-PostgreSQL: every table is the same, and the lots and grants equal the in-memory book.
+the ledger's state machine, with the registry's and proposals' events of targets in between)
+are applied one event per batch and in random cuts, on SQLite and PostgreSQL: every table is the
+same, and the lots and grants equal the in-memory book. A batch gives the read model's parts
+their events at once, so a cut also reorders the targets' events against the money's.
 """
 
 from __future__ import annotations
@@ -15,17 +17,34 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from services.fund import events as names
 from services.fund.ledger import Account
 from services.fund.projections import projection
 from services.fund.tables import ACCOUNT_COLUMNS, GRANT_LINE_COLUMNS, metadata
 from shared.db import Database
-from shared.events import EventEnvelope
+from shared.events import EventEnvelope, NewEvent
 from shared.projections.inbox import inbox_metadata
 from shared.projections.runner import ProjectionRunner
+from tests.unit.fund.support import MemoryFund
 from tests.unit.fund.test_ledger_properties import FIELDS, FundMachine, amounts
 
 Step = tuple[str, dict[str, Any]]
 picks = st.integers(0, 50)
+TARGET_EVENTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "registered": (
+        names.ACTOR_REGISTERED,
+        {"name": "光が丘町会", "individual": False, "fields": ["environment"]},
+    ),
+    "verified": (names.ACTOR_VERIFIED, {}),
+    "renamed": (names.ACTOR_PROFILE_UPDATED, {"changes": {"name": "光が丘第二町会"}}),
+    "suspended": (names.ACTOR_SUSPENDED, {}),
+    "project started": (
+        names.PROJECT_STARTED,
+        {"title": "川の清掃", "lead_actor_id": "t-actor-0", "fields": ["environment"]},
+    ),
+    "project ended": (names.PROJECT_ENDED, {}),
+}
+"""Events of the fund's targets, by a name of their change: their data but the target's id."""
 
 steps = st.one_of(
     st.fixed_dictionaries(
@@ -59,6 +78,9 @@ steps = st.one_of(
     st.fixed_dictionaries({"pick": picks, "to_field": st.sampled_from((None, *FIELDS))}).map(
         lambda args: ("release", args)
     ),
+    st.fixed_dictionaries(
+        {"number": st.integers(0, 2), "change": st.sampled_from(sorted(TARGET_EVENTS))}
+    ).map(lambda args: ("target", args)),
 )
 
 PRECONDITIONS: dict[str, Callable[[FundMachine], object]] = {
@@ -74,9 +96,21 @@ def history(taken: Sequence[Step]) -> FundMachine:
     left out, as the machine would)."""
     machine = FundMachine()
     for name, args in taken:
-        if PRECONDITIONS.get(name, bool)(machine):
+        if name == "target":
+            record_target_event(machine.fund, **args)
+        elif PRECONDITIONS.get(name, bool)(machine):
             getattr(machine, name)(**args)
     return machine
+
+
+def record_target_event(fund: MemoryFund, number: int, change: str) -> None:
+    """The registry's (or proposals') event ``change`` of target ``number``, in its stream."""
+    event_type, data = TARGET_EVENTS[change]
+    if event_type.startswith("proposals."):
+        stream, ids = f"project-t-{number}", {"project_id": f"t-project-{number}"}
+    else:
+        stream, ids = f"actor-t-{number}", {"actor_id": f"t-actor-{number}"}
+    fund.record(stream, [NewEvent(event_type=event_type, data={**ids, **data})])
 
 
 def cut(events: Sequence[EventEnvelope], at: set[int]) -> list[Sequence[EventEnvelope]]:

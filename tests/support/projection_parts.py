@@ -1,0 +1,52 @@
+"""The tables each part of a composite projection reads or writes, taken from the SQL it runs.
+
+A composite gives each part its own events of a batch at once, so events of different parts
+apply in another order than they were recorded. That is sound only while no part reads or
+writes a table of another; these helpers check it on real statements.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from itertools import combinations
+from typing import Any
+
+import sqlalchemy as sa
+
+from shared.events import EventEnvelope
+from shared.projections.composite import CompositeProjection
+
+WORD = re.compile(r"\w+")
+
+
+def tables_by_part(
+    connection: sa.Connection, composite: CompositeProjection, events: Sequence[EventEnvelope]
+) -> dict[str, set[str]]:
+    """Applies ``events`` part by part and returns the tables named by each part's SQL."""
+    names = set(composite.metadata.tables)
+    touched: dict[str, set[str]] = {}
+    current: set[str] = set()
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        current.update(word for word in WORD.findall(statement) if word in names)
+
+    sa.event.listen(connection, "before_cursor_execute", record)
+    try:
+        for part in composite.projections:
+            current = touched.setdefault(part.name, set())
+            relevant = [e for e in events if part.handles(e.event_type)]
+            if relevant:
+                part.apply(connection, relevant)
+    finally:
+        sa.event.remove(connection, "before_cursor_execute", record)
+    return touched
+
+
+def shared_tables(touched: dict[str, set[str]]) -> dict[tuple[str, str], set[str]]:
+    """Each pair of parts that touched a common table, with those tables."""
+    return {
+        (a, b): touched[a] & touched[b]
+        for a, b in combinations(sorted(touched), 2)
+        if touched[a] & touched[b]
+    }
