@@ -1,11 +1,16 @@
 """Where a replay builds its databases: a scratch directory inside the target, whose files move
 into the target only once the replay has succeeded (the log reproduced its signed root). A
 replay that fails leaves nothing it built behind: no database, no scratch directory, and none
-of the directories it made for the target."""
+of the directories it made for the target.
+
+A replay that was killed (SIGKILL, a power cut) leaves its scratch directory; each one holds a
+lock for as long as its replay runs, and the next replay into the target removes those whose
+lock no process holds."""
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import shutil
 import tempfile
@@ -16,6 +21,8 @@ from pathlib import Path
 from shared.audit.errors import ReplayError
 
 SCRATCH_PREFIX = ".replay-"
+OWNER_LOCK = ".owner.lock"
+"""In a scratch directory: locked (``flock``) by the replay building there while it runs."""
 NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS})
 """What ``link`` fails with on a filesystem without hard links (FAT, some network mounts)."""
 
@@ -111,24 +118,61 @@ def _remove_directories(made: list[Path]) -> None:
 
 @contextmanager
 def _scratch(target: Path) -> Iterator[Path]:
+    remove_abandoned_scratch(target)
     try:
         scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=target))
     except OSError as error:
         raise ReplayError(f"cannot build in {target}: {error.strerror or error}") from error
     try:
-        yield scratch
-        _move_files(scratch, target)
+        with _owned(scratch):
+            yield scratch
+            _move_files(scratch, target)
+            (scratch / OWNER_LOCK).unlink()
+            scratch.rmdir()
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
-    scratch.rmdir()
+
+
+@contextmanager
+def _owned(scratch: Path) -> Iterator[None]:
+    """Holds the scratch directory's lock for the block."""
+    descriptor = os.open(scratch / OWNER_LOCK, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def remove_abandoned_scratch(target: Path) -> list[Path]:
+    """Removes the scratch directories in ``target`` whose replay is gone (their lock is
+    free), and returns them. One without a lock file is being made, or is not a replay's."""
+    removed = []
+    for scratch in sorted(target.glob(f"{SCRATCH_PREFIX}*")):
+        if scratch.is_symlink() or not scratch.is_dir():
+            continue
+        try:
+            descriptor = os.open(scratch / OWNER_LOCK, os.O_RDWR | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # its replay runs
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+            removed.append(scratch)
+        finally:
+            os.close(descriptor)
+    return removed
 
 
 def _move_files(scratch: Path, target: Path) -> None:
     """Moves every file of ``scratch`` into ``target``, or, on any error, none."""
     moved: list[Path] = []
     try:
-        for path in sorted(scratch.iterdir()):
+        for path in sorted(p for p in scratch.iterdir() if p.name != OWNER_LOCK):
             destination = target / path.name
             _move_without_replacing(path, destination)
             moved.append(destination)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,9 +15,10 @@ from typing import Any
 import pytest
 
 from shared.audit.errors import ReplayError
-from shared.audit.staging import SCRATCH_PREFIX, staged
+from shared.audit.staging import OWNER_LOCK, SCRATCH_PREFIX, remove_abandoned_scratch, staged
 
 BUILT = ("a", "b")
+BUILT_FILES = ("a.sqlite3", "b.sqlite3")
 Act = Callable[[Path], None]
 """Called with the destination of a move out of a scratch directory, before the move."""
 
@@ -196,3 +200,57 @@ def test_a_used_target_is_refused_before_anything_is_made(tmp_path: Path) -> Non
     with pytest.raises(ReplayError, match="needs a fresh database"):
         stage(target)
     assert files_in(target) == ["b.sqlite3"]
+
+
+REPLAY_IN_A_PROCESS = """
+import os, signal, sys
+from pathlib import Path
+from shared.audit.staging import staged
+
+with staged(Path(sys.argv[1]), ["a"]) as scratch:
+    (scratch / "a.sqlite3").write_text("half built")
+    if sys.argv[2] == "killed":
+        os.kill(os.getpid(), signal.SIGKILL)
+    print(scratch, flush=True)
+    sys.stdin.read()  # builds until its input closes
+"""
+
+
+def replay_process(target: Path, how: str) -> subprocess.Popen[str]:
+    command = [sys.executable, "-c", REPLAY_IN_A_PROCESS, str(target), how]
+    return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
+def test_the_scratch_of_a_killed_replay_is_removed_by_the_next_one(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    killed = replay_process(target, "killed")
+    assert killed.wait(timeout=60) == -signal.SIGKILL
+    (abandoned,) = target.glob(f"{SCRATCH_PREFIX}*")
+    assert sorted(p.name for p in abandoned.iterdir()) == [OWNER_LOCK, "a.sqlite3"]
+    stage(target)
+    assert files_in(target) == ["a.sqlite3", "b.sqlite3"]
+    assert (target / "a.sqlite3").read_text() == "built a"
+
+
+def test_the_scratch_of_a_running_replay_is_left_alone(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    running = replay_process(target, "running")
+    assert running.stdout is not None and running.stdin is not None
+    scratch = Path(running.stdout.readline().strip())
+    try:
+        assert remove_abandoned_scratch(target) == []
+        assert (scratch / "a.sqlite3").read_text() == "half built"
+    finally:
+        running.stdin.close()
+    assert running.wait(timeout=60) == 0
+    assert files_in(target) == ["a.sqlite3"]
+
+
+def test_a_hidden_directory_without_a_lock_is_not_taken_for_scratch(tmp_path: Path) -> None:
+    kept = tmp_path / f"{SCRATCH_PREFIX}notes"
+    kept.mkdir()
+    (kept / "a.sqlite3").write_text("someone's")
+    assert remove_abandoned_scratch(tmp_path) == []
+    stage(tmp_path)
+    left = [f"{SCRATCH_PREFIX}notes", f"{SCRATCH_PREFIX}notes/a.sqlite3", *BUILT_FILES]
+    assert files_in(tmp_path) == sorted(left)
