@@ -48,10 +48,11 @@ def _missing_from_index(window: EntryWindow, index: int) -> Problem | None:
     following = window.records.get(index + 1)
     if following is None or window.hash_at(index) != following.leaf_hash:
         return None
+    place = f"follows entry {index - 1}" if index else "comes first"
     return entry_problem(
         ProblemKind.REMOVED_ENTRY,
         f"entry {index} was removed: the export has no entry {index}; entry {index + 1} "
-        f"({following.event_id}) follows entry {index - 1}",
+        f"({following.event_id}) {place}",
         index,
         None,
         index,

@@ -207,13 +207,17 @@ def test_a_changed_entry_the_index_lacks_names_the_gap(exported: Path) -> None:
     assert "index.jsonl has no record of entry 35," in message
 
 
-def test_an_entry_removed_with_its_record_is_named(exported: Path) -> None:
-    remove_record(exported, 35)
+@pytest.mark.parametrize(("index", "place"), [(35, "follows entry 34"), (0, "comes first")])
+def test_an_entry_removed_with_its_record_is_named(
+    exported: Path, index: int, place: str
+) -> None:
+    following = event_id(index + 1)
+    remove_record(exported, index)
     lines = entry_lines(exported)
-    del lines[35]
+    del lines[index]
     write_entry_lines(exported, lines)
-    message = assert_problem(verify_export(exported), ProblemKind.REMOVED_ENTRY, 35)
-    assert f"the export has no entry 35; entry 36 ({event_id(36)}) follows entry 34" in message
+    message = assert_problem(verify_export(exported), ProblemKind.REMOVED_ENTRY, index)
+    assert f"the export has no entry {index}; entry {index + 1} ({following}) {place}" in message
 
 
 def remove_record(directory: Path, index: int) -> None:
