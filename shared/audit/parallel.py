@@ -40,7 +40,7 @@ from shared.audit.replay import (
     selected_envelopes,
     selected_size,
 )
-from shared.audit.staging import staged
+from shared.audit.staging import holding, staged
 from shared.events.envelope import EventEnvelope, service_of
 from shared.service import ServiceSpec
 
@@ -231,7 +231,8 @@ def replay_group(job: GroupJob) -> GroupOutcome:
     replaying = replay_services(
         job.log, chosen, job.target, limit, pick, job.batch, _reporter(job.share.index)
     )
-    services, applied = asyncio.run(replaying)
+    with holding(job.target):  # not swept while this process builds, whatever its parent
+        services, applied = asyncio.run(replaying)
     return GroupOutcome(services, applied)
 
 

@@ -23,6 +23,9 @@ from shared.audit.errors import ReplayError
 SCRATCH_PREFIX = ".replay-"
 OWNER_LOCK = ".owner.lock"
 """In a scratch directory: locked (``flock``) by the replay building there while it runs."""
+UNNAMED_LOCK = f"{OWNER_LOCK}.new"
+"""The lock file before it is locked."""
+LOCK_FILES = (OWNER_LOCK, UNNAMED_LOCK)
 NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS})
 """What ``link`` fails with on a filesystem without hard links (FAT, some network mounts)."""
 
@@ -127,22 +130,53 @@ def _scratch(target: Path) -> Iterator[Path]:
         with _owned(scratch):
             yield scratch
             _move_files(scratch, target)
-            (scratch / OWNER_LOCK).unlink()
-            scratch.rmdir()
+            _remove_emptied(scratch)
     except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
+        _emptied(scratch)
         raise
 
 
 @contextmanager
 def _owned(scratch: Path) -> Iterator[None]:
-    """Holds the scratch directory's lock for the block."""
-    descriptor = os.open(scratch / OWNER_LOCK, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    """Holds the scratch directory's lock for the block. The lock file takes its name only
+    once locked, so a sweep never finds it free while its replay runs; where the filesystem
+    has no locks, it never takes the name and the directory is never swept."""
+    unnamed = scratch / UNNAMED_LOCK
     try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        descriptor = os.open(unnamed, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as error:
+        raise ReplayError(f"cannot build in {scratch}: {error.strerror or error}") from error
+    try:
+        if _locked(descriptor, fcntl.LOCK_SH):
+            with suppress(OSError):
+                os.rename(unnamed, scratch / OWNER_LOCK)
         yield
     finally:
         os.close(descriptor)
+
+
+@contextmanager
+def holding(scratch: Path) -> Iterator[None]:
+    """Shares the lock of a scratch directory for the block: for a process that builds in it
+    on behalf of the replay that made it, so that it is not swept while that process runs."""
+    try:
+        descriptor = os.open(scratch / OWNER_LOCK, os.O_RDWR | os.O_NOFOLLOW)
+    except OSError:
+        yield  # the replay that made it could not lock it either
+        return
+    try:
+        _locked(descriptor, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _locked(descriptor: int, operation: int) -> bool:
+    try:
+        fcntl.flock(descriptor, operation)
+    except OSError:
+        return False  # held elsewhere (non-blocking), or a filesystem without locks
+    return True
 
 
 def remove_abandoned_scratch(target: Path) -> list[Path]:
@@ -157,22 +191,45 @@ def remove_abandoned_scratch(target: Path) -> list[Path]:
         except OSError:
             continue
         try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            continue  # its replay runs
-        else:
-            shutil.rmtree(scratch, ignore_errors=True)
-            removed.append(scratch)
+            if _locked(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB) and _emptied(scratch):
+                removed.append(scratch)
         finally:
             os.close(descriptor)
     return removed
+
+
+def _emptied(scratch: Path) -> bool:
+    """Removes what the scratch directory holds, its lock file last (a removal cut short
+    leaves it for a later sweep), then the directory; whether it is gone."""
+    with suppress(OSError):
+        for path in scratch.iterdir():
+            if path.name in LOCK_FILES:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with suppress(OSError):
+                    path.unlink()
+    _remove_emptied(scratch)
+    return not os.path.lexists(scratch)
+
+
+def _remove_emptied(scratch: Path) -> None:
+    """Removes a scratch directory that holds nothing but its lock file; one that holds more
+    (a file that appeared meanwhile) keeps its lock file, for a later sweep."""
+    with suppress(OSError):
+        if any(p.name not in LOCK_FILES for p in scratch.iterdir()):
+            return
+        (scratch / UNNAMED_LOCK).unlink(missing_ok=True)
+        (scratch / OWNER_LOCK).unlink(missing_ok=True)
+        scratch.rmdir()
 
 
 def _move_files(scratch: Path, target: Path) -> None:
     """Moves every file of ``scratch`` into ``target``, or, on any error, none."""
     moved: list[Path] = []
     try:
-        for path in sorted(p for p in scratch.iterdir() if p.name != OWNER_LOCK):
+        for path in sorted(p for p in scratch.iterdir() if p.name not in LOCK_FILES):
             destination = target / path.name
             _move_without_replacing(path, destination)
             moved.append(destination)

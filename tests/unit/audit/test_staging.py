@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from shared.audit import staging
 from shared.audit.errors import ReplayError
 from shared.audit.staging import OWNER_LOCK, SCRATCH_PREFIX, remove_abandoned_scratch, staged
 
@@ -202,6 +203,16 @@ def test_a_used_target_is_refused_before_anything_is_made(tmp_path: Path) -> Non
     assert files_in(target) == ["b.sqlite3"]
 
 
+HOLDER_IN_A_PROCESS = """
+import sys
+from pathlib import Path
+from shared.audit.staging import holding
+
+with holding(Path(sys.argv[1])):
+    print("holding", flush=True)
+    sys.stdin.read()
+"""
+
 REPLAY_IN_A_PROCESS = """
 import os, signal, sys
 from pathlib import Path
@@ -223,9 +234,7 @@ def replay_process(target: Path, how: str) -> subprocess.Popen[str]:
 
 def test_the_scratch_of_a_killed_replay_is_removed_by_the_next_one(tmp_path: Path) -> None:
     target = tmp_path / "out"
-    killed = replay_process(target, "killed")
-    assert killed.wait(timeout=60) == -signal.SIGKILL
-    (abandoned,) = target.glob(f"{SCRATCH_PREFIX}*")
+    abandoned = abandoned_scratch(target)
     assert sorted(p.name for p in abandoned.iterdir()) == [OWNER_LOCK, "a.sqlite3"]
     stage(target)
     assert files_in(target) == ["a.sqlite3", "b.sqlite3"]
@@ -254,3 +263,63 @@ def test_a_hidden_directory_without_a_lock_is_not_taken_for_scratch(tmp_path: Pa
     stage(tmp_path)
     left = [f"{SCRATCH_PREFIX}notes", f"{SCRATCH_PREFIX}notes/a.sqlite3", *BUILT_FILES]
     assert files_in(tmp_path) == sorted(left)
+
+
+def abandoned_scratch(target: Path) -> Path:
+    killed = replay_process(target, "killed")
+    assert killed.wait(timeout=60) == -signal.SIGKILL
+    (abandoned,) = target.glob(f"{SCRATCH_PREFIX}*")
+    return abandoned
+
+
+def test_a_scratch_is_not_swept_while_a_process_building_for_it_runs(tmp_path: Path) -> None:
+    abandoned = abandoned_scratch(tmp_path)
+    command = [sys.executable, "-c", HOLDER_IN_A_PROCESS, str(abandoned)]
+    holder = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdin is not None
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        assert remove_abandoned_scratch(tmp_path) == []
+    finally:
+        holder.stdin.close()
+    assert holder.wait(timeout=60) == 0
+    assert remove_abandoned_scratch(tmp_path) == [abandoned]
+    assert files_in(tmp_path) == []
+
+
+def test_a_sweep_before_the_lock_is_taken_leaves_the_new_scratch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "out"
+    target.mkdir()
+    swept: list[list[Path]] = []
+    flock = staging.fcntl.flock
+
+    def sweep_first(descriptor: int, operation: int) -> None:
+        if not swept:
+            swept.append(remove_abandoned_scratch(target))  # another replay, at the worst time
+        flock(descriptor, operation)
+
+    monkeypatch.setattr(staging.fcntl, "flock", sweep_first)
+    stage(target)
+    assert swept == [[]]
+    assert files_in(target) == list(BUILT_FILES)
+
+
+def test_a_sweep_cut_short_leaves_the_lock_for_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    abandoned = abandoned_scratch(tmp_path)
+    unlink = Path.unlink
+
+    def refuse_databases(path: Path, missing_ok: bool = False) -> None:
+        if path.suffix == ".sqlite3":
+            raise PermissionError(errno.EACCES, "refused", str(path))
+        unlink(path, missing_ok=missing_ok)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Path, "unlink", refuse_databases)
+        assert remove_abandoned_scratch(tmp_path) == []
+    assert sorted(p.name for p in abandoned.iterdir()) == [OWNER_LOCK, "a.sqlite3"]
+    assert remove_abandoned_scratch(tmp_path) == [abandoned]
+    assert files_in(tmp_path) == []

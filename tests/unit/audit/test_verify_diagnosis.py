@@ -208,9 +208,7 @@ def test_a_changed_entry_the_index_lacks_names_the_gap(exported: Path) -> None:
 
 
 @pytest.mark.parametrize(("index", "place"), [(35, "follows entry 34"), (0, "comes first")])
-def test_an_entry_removed_with_its_record_is_named(
-    exported: Path, index: int, place: str
-) -> None:
+def test_an_entry_removed_with_its_record_is_named(exported: Path, index: int, place: str) -> None:
     following = event_id(index + 1)
     remove_record(exported, index)
     lines = entry_lines(exported)
