@@ -23,8 +23,10 @@ WORD = re.compile(r"\w+")
 def tables_by_part(
     connection: sa.Connection, composite: CompositeProjection, events: Sequence[EventEnvelope]
 ) -> dict[str, set[str]]:
-    """Applies ``events`` part by part and returns the tables named by each part's SQL."""
-    names = set(composite.metadata.tables)
+    """Applies ``events`` part by part and returns the tables named by each part's SQL: any
+    table of the database (the inbox and the event store's too), by its bare name."""
+    names = set(sa.inspect(connection).get_table_names())
+    names |= {table.name for table in composite.metadata.tables.values()}
     touched: dict[str, set[str]] = {}
     current: set[str] = set()
 

@@ -40,11 +40,13 @@ TARGET_EVENTS: dict[str, tuple[str, dict[str, Any]]] = {
     "suspended": (names.ACTOR_SUSPENDED, {}),
     "project started": (
         names.PROJECT_STARTED,
-        {"title": "川の清掃", "lead_actor_id": "t-actor-0", "fields": ["environment"]},
+        {"title": "川の清掃", "lead_actor_id": "a0", "fields": ["environment"]},
     ),
     "project ended": (names.PROJECT_ENDED, {}),
 }
-"""Events of the fund's targets, by a name of their change: their data but the target's id."""
+"""Events of the fund's targets, by a name of their change: their data but the target's id. They
+name the targets the money's steps designate and pay (``a0``..``a2``, ``p0``, ``p1``), so a money
+handler that read the targets' table would see them come before or after, as a cut falls."""
 
 steps = st.one_of(
     st.fixed_dictionaries(
@@ -104,12 +106,12 @@ def history(taken: Sequence[Step]) -> FundMachine:
 
 
 def record_target_event(fund: MemoryFund, number: int, change: str) -> None:
-    """The registry's (or proposals') event ``change`` of target ``number``, in its stream."""
+    """The registry's (or proposals') event ``change`` of the machine's target ``number``."""
     event_type, data = TARGET_EVENTS[change]
     if event_type.startswith("proposals."):
-        stream, ids = f"project-t-{number}", {"project_id": f"t-project-{number}"}
+        stream, ids = f"project-p{number % 2}", {"project_id": f"p{number % 2}"}
     else:
-        stream, ids = f"actor-t-{number}", {"actor_id": f"t-actor-{number}"}
+        stream, ids = f"actor-a{number}", {"actor_id": f"a{number}"}
     fund.record(stream, [NewEvent(event_type=event_type, data={**ids, **data})])
 
 

@@ -3,14 +3,12 @@ batch may apply each part's events at once without changing any table."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from services.fund.projections import projection
 from services.fund.tables import metadata
 from services.registry.commands import OnboardWard
 from services.registry.policy import builtin_pack
 from services.registry.wards import decide_onboard
-from shared.db import create_sync_engine
+from shared.db import Database
 from shared.projections.inbox import inbox_metadata
 from tests.integration.fund.test_projection_batches import Step, history, record_target_event
 from tests.support.projection_parts import shared_tables, tables_by_part
@@ -32,20 +30,15 @@ EVERY_KIND_OF_EVENT: list[Step] = [
 ]
 
 
-def test_the_parts_of_the_fund_read_model_share_no_table(tmp_path: Path) -> None:
+async def test_the_parts_of_the_fund_read_model_share_no_table(database: Database) -> None:
     machine = history(EVERY_KIND_OF_EVENT)
     (onboarded,) = decide_onboard(None, OnboardWard(pack=builtin_pack("ota")))
     machine.fund.record("ward-ota", [onboarded])
     record_target_event(machine.fund, 2, "suspended")
     events = machine.fund.events
-    engine = create_sync_engine(f"sqlite:///{tmp_path / 'fund.sqlite3'}")
-    try:
-        metadata.create_all(engine)
-        inbox_metadata.create_all(engine)
-        with engine.begin() as connection:
-            touched = tables_by_part(connection, projection, events)
-    finally:
-        engine.dispose()
+    await database.create_all(inbox_metadata)
+    await database.create_all(metadata)
+    touched = await database.write(lambda c: tables_by_part(c, projection, events))
     assert shared_tables(touched) == {}
     assert touched["fund-wards"] == {"fund_wards"}
     assert touched["fund-targets"] == {"fund_targets"}
