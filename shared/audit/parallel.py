@@ -1,7 +1,9 @@
 """Replay in several processes: each replays a group of services from its own read of the log.
 
-Every process reads and hashes the whole log and checks the signed root, as a replay in one
-process does, but parses only the leaves its services consume. Each leaf also has one owner
+The first group is replayed in this process, each other group in a fresh process of its own,
+so the first does not wait for an interpreter to start and import the services (about a
+second). Every process reads and hashes the whole log and checks the signed root, as a replay
+in one process does, but parses only the leaves its services consume. Each leaf also has one owner
 process (the first whose services consume its service, else the first), which parses it even
 when none of its services consume it and counts it as applied: so every selected leaf is still
 parsed, checked for its ward and counted exactly once. Each service sees the same chunks of
@@ -120,7 +122,7 @@ async def replay(
     readable = SignedLog(log.ward, log.checkpoint, portable, portable)
     with staged(target, replayed_services(specs)) as scratch:
         jobs = _jobs(readable, specs, groups, load_specs, scratch, selection, batch)
-        outcomes = await _run(jobs, signed, progress)
+        outcomes = await _run(jobs, specs, signed, progress)
     services = sorted((s for outcome in outcomes for s in outcome.services), key=_name)
     applied = sum(outcome.applied for outcome in outcomes)
     elapsed = time.perf_counter() - started
@@ -157,16 +159,25 @@ def _jobs(
 
 
 async def _run(
-    jobs: Sequence[GroupJob], signed: int, progress: Progress | None
+    jobs: Sequence[GroupJob],
+    specs: Mapping[str, ServiceSpec],
+    signed: int,
+    progress: Progress | None,
 ) -> list[GroupOutcome]:
+    """The first job here, with ``specs``; each other in a process that finds them again."""
     context = multiprocessing.get_context("spawn")
     reports: multiprocessing.Queue[tuple[int, int]] = context.Queue()
     stop = context.Event()
+    here, *elsewhere = jobs
     with ProcessPoolExecutor(
-        len(jobs), mp_context=context, initializer=_remember, initargs=(reports, stop)
+        len(elsewhere), mp_context=context, initializer=_remember, initargs=(reports, stop)
     ) as pool:
         loop = asyncio.get_running_loop()
-        futures = [loop.run_in_executor(pool, replay_group, job) for job in jobs]
+        started = [loop.run_in_executor(pool, replay_group, job) for job in elsewhere]
+        local = asyncio.ensure_future(
+            _replay_job(here, specs, _reporter(here.share.index, reports, stop))
+        )
+        futures = [local, *started]
         await _follow(futures, reports, stop, signed, progress)
     failures = [error for future in futures if (error := _failure(future)) is not None]
     if failures:
@@ -225,23 +236,29 @@ def replay_group(job: GroupJob) -> GroupOutcome:
     missing = [name for name in job.services if name not in specs]
     if missing:
         raise ReplayError(f"the replay process cannot load the service(s) {', '.join(missing)}")
+    assert _reports is not None and _stop is not None, "set by the pool's initializer"
+    replaying = _replay_job(job, specs, _reporter(job.share.index, _reports, _stop))
+    with holding(job.target):  # not swept while this process builds, whatever its parent
+        return asyncio.run(replaying)
+
+
+async def _replay_job(
+    job: GroupJob, specs: Mapping[str, ServiceSpec], progress: Progress
+) -> GroupOutcome:
     chosen = {name: specs[name] for name in job.services}
     limit = selected_size(job.selection, job.log.checkpoint.tree_size)
     pick = shared_leaves(job.log.ward, job.selection, job.share)
-    replaying = replay_services(
-        job.log, chosen, job.target, limit, pick, job.batch, _reporter(job.share.index)
+    services, applied = await replay_services(
+        job.log, chosen, job.target, limit, pick, job.batch, progress
     )
-    with holding(job.target):  # not swept while this process builds, whatever its parent
-        services, applied = asyncio.run(replaying)
     return GroupOutcome(services, applied)
 
 
-def _reporter(index: int) -> Progress:
+def _reporter(index: int, reports: multiprocessing.Queue[tuple[int, int]], stop: Event) -> Progress:
     def report(done: int, _total: int) -> None:
-        if _stop is not None and _stop.is_set():
+        if stop.is_set():
             raise _Stopped
-        if _reports is not None:
-            _reports.put((index, done))
+        reports.put((index, done))
 
     return report
 

@@ -167,7 +167,8 @@ def _replay(
     from shared.cli.discovery import discovered_specs
 
     def run(log: SignedLog) -> ReplayResult:
-        """In one process per CPU, each finding its services' specs again by discovery."""
+        """In one process per CPU: this one, and others that find the services' specs again by
+        discovery."""
         return _run_replay(
             lambda advance: replay(
                 log,
