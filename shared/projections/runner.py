@@ -47,6 +47,11 @@ class DispatchingProjection:
     def handles(self, event_type: str) -> bool:
         return event_type in self._handlers
 
+    @property
+    def event_types(self) -> frozenset[str]:
+        """The event types it has a handler for."""
+        return frozenset(self._handlers)
+
     def apply(self, connection: sa.Connection, batch: Sequence[EventEnvelope]) -> None:
         # Runs of one type keep their order; a change of type starts a new run.
         run: list[EventEnvelope] = []

@@ -2,7 +2,8 @@
 
 A composite gives each part its own events of a batch at once, so events of different parts
 apply in another order than they were recorded. That is sound only while no part reads or
-writes a table of another; these helpers check it on real statements.
+writes a table of another; these helpers check it on real statements, and give the rows a
+projection leaves after a history cut into batches one way or another.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from shared.db import Database
 from shared.events import EventEnvelope
 from shared.projections.composite import CompositeProjection
+from shared.projections.inbox import inbox_metadata
+from shared.projections.runner import DispatchingProjection, Projection, ProjectionRunner
 
 WORD = re.compile(r"\w+")
 
@@ -51,4 +55,43 @@ def shared_tables(touched: dict[str, set[str]]) -> dict[tuple[str, str], set[str
         (a, b): touched[a] & touched[b]
         for a, b in combinations(sorted(touched), 2)
         if touched[a] & touched[b]
+    }
+
+
+def handled_event_types(composite: CompositeProjection) -> set[str]:
+    """Every event type a part of ``composite`` has a handler for."""
+    types: set[str] = set()
+    for part in composite.projections:
+        assert isinstance(part, DispatchingProjection), part.name
+        types |= part.event_types
+    return types
+
+
+async def tables_after(
+    database: Database, projection: Projection, batches: Sequence[Sequence[EventEnvelope]]
+) -> dict[str, list[dict[str, Any]]]:
+    """The rows of every table of ``projection`` after the runner applies ``batches``, one
+    transaction each, to emptied tables."""
+    await database.write(lambda connection: _emptied(connection, projection.metadata))
+    runner = ProjectionRunner(database, projection)
+    for batch in batches:
+        await runner.apply(batch)
+    return await database.read(lambda connection: table_rows(connection, projection.metadata))
+
+
+def _emptied(connection: sa.Connection, metadata: sa.MetaData) -> None:
+    for table in (*metadata.sorted_tables, *inbox_metadata.sorted_tables):
+        connection.execute(sa.delete(table))
+
+
+def table_rows(connection: sa.Connection, metadata: sa.MetaData) -> dict[str, list[dict[str, Any]]]:
+    """Every table's rows, by key."""
+    return {
+        table.name: [
+            dict(row)
+            for row in connection.execute(
+                sa.select(table).order_by(*table.primary_key.columns)
+            ).mappings()
+        ]
+        for table in metadata.sorted_tables
     }

@@ -13,7 +13,6 @@ import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,7 +23,7 @@ from services.fund.tables import ACCOUNT_COLUMNS, GRANT_LINE_COLUMNS, metadata
 from shared.db import Database
 from shared.events import EventEnvelope, NewEvent
 from shared.projections.inbox import inbox_metadata
-from shared.projections.runner import ProjectionRunner
+from tests.support.projection_parts import tables_after
 from tests.unit.fund.support import MemoryFund
 from tests.unit.fund.test_ledger_properties import FIELDS, FundMachine, amounts
 
@@ -120,31 +119,6 @@ def cut(events: Sequence[EventEnvelope], at: set[int]) -> list[Sequence[EventEnv
     return [events[a:b] for a, b in itertools.pairwise(bounds) if b > a]
 
 
-async def applied(database: Database, batches: list[Sequence[EventEnvelope]]) -> dict[str, Any]:
-    await database.write(_emptied)
-    runner = ProjectionRunner(database, projection)
-    for batch in batches:
-        await runner.apply(batch)
-    return await database.read(_tables)
-
-
-def _emptied(connection: sa.Connection) -> None:
-    for table in (*metadata.sorted_tables, *inbox_metadata.sorted_tables):
-        connection.execute(sa.delete(table))
-
-
-def _tables(connection: sa.Connection) -> dict[str, Any]:
-    return {
-        table.name: [
-            dict(row)
-            for row in connection.execute(
-                sa.select(table).order_by(*table.primary_key.columns)
-            ).mappings()
-        ]
-        for table in metadata.sorted_tables
-    }
-
-
 def lots_of(machine: FundMachine) -> dict[tuple[str, str], dict[str, int]]:
     return {
         key: {account.value: lot.balance[account] for account in Account}
@@ -179,8 +153,8 @@ async def test_any_cut_into_batches_gives_the_tables_of_one_event_at_a_time(
     await database.create_all(metadata)
     machine = history(taken)
     events = machine.fund.events
-    one_by_one = await applied(database, [[event] for event in events])
-    in_cuts = await applied(database, cut(events, at))
+    one_by_one = await tables_after(database, projection, [[event] for event in events])
+    in_cuts = await tables_after(database, projection, cut(events, at))
     assert in_cuts == one_by_one
     lots = {
         (row["donation_id"], row["designation"]): {c: row[c] for c in ACCOUNT_COLUMNS}

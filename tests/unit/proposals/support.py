@@ -93,7 +93,7 @@ class ProposalHistory:
         return self
 
 
-def open_call(**overrides: Any) -> Call:
+def call_opening(**overrides: Any) -> OpenCall:
     values: dict[str, Any] = {
         "ward": "nerima",
         "call_id": CALL_ID,
@@ -105,7 +105,11 @@ def open_call(**overrides: Any) -> Call:
         "budget_limit_yen": 3_000_000,
     }
     values.update(overrides)
-    events = calls.decide_open(None, OpenCall.model_validate(values), POLICY)
+    return OpenCall.model_validate(values)
+
+
+def open_call(**overrides: Any) -> Call:
+    events = calls.decide_open(None, call_opening(**overrides), POLICY)
     state = fold(calls.initial_call, calls.evolve_call, events)
     assert state is not None
     return state
