@@ -14,6 +14,7 @@ Sizes default to the latest checkpoint's, and no route reads past it.
 from __future__ import annotations
 
 import base64
+import uuid
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -36,7 +37,7 @@ Auditor = Annotated[Principal, require("auditor")]
 Ward = Annotated[str, Path(pattern=r"^[a-z][a-z0-9-]*$", max_length=32)]
 Size = Annotated[int | None, Query(ge=1, le=2**53)]
 Index = Annotated[int | None, Query(ge=0, le=2**53)]
-EventId = Annotated[str | None, Query(min_length=1, max_length=64)]
+EventId = Annotated[uuid.UUID | None, Query()]
 
 
 class InvalidParameter(KyodoError):
@@ -96,8 +97,9 @@ async def inclusion_proof(
     if (event_id is None) == (index is None):
         raise InvalidParameter("give either event_id or index (with an optional size)")
     if event_id is not None:
+        logged_id = str(event_id)  # the form envelopes are logged in, whatever form was asked
         proof = await _read(
-            request, lambda c: queries.inclusion_by_event_id(c, ward, event_id, size)
+            request, lambda c: queries.inclusion_by_event_id(c, ward, logged_id, size)
         )
     else:
         leaf_index = int(index or 0)

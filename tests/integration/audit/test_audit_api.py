@@ -56,6 +56,18 @@ async def test_registry_events_are_logged_and_proven(platform: Platform) -> None
     )
 
 
+async def test_an_event_id_in_capitals_finds_the_same_proof(platform: Platform) -> None:
+    await register_verified(platform.registry, "nerima", neighbourhood_association())
+    await platform.audited("nerima")
+    page = await platform.audit.get_json("/v1/wards/nerima/audit/entries", start=0)
+    event_id = page["entries"][1]["event_id"]
+    path = "/v1/wards/nerima/audit/proof/inclusion"
+    as_logged = await platform.audit.get_json(path, event_id=event_id)
+    in_capitals = await platform.audit.get_json(path, event_id=event_id.upper())
+    assert in_capitals == as_logged
+    assert in_capitals["event_id"] == event_id and in_capitals["leaf_index"] == 1
+
+
 def entry_type(entry: dict[str, Any]) -> str:
     return str(json.loads(entry["leaf"])["event_type"])
 

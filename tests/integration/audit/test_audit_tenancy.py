@@ -68,7 +68,8 @@ BAD_PARAMETERS = [
     ("/v1/wards/ota/audit/proof/inclusion?index=0&event_id=e", 422),
     ("/v1/wards/ota/audit/proof/inclusion?index=999", 422),
     ("/v1/wards/ota/audit/proof/inclusion?index=0&size=999", 422),
-    ("/v1/wards/ota/audit/proof/inclusion?event_id=no-such-event", 404),
+    ("/v1/wards/ota/audit/proof/inclusion?event_id=no-such-event", 422),
+    ("/v1/wards/ota/audit/proof/inclusion?event_id=00000000-0000-4000-8000-000000000000", 404),
     ("/v1/wards/ota/audit/proof/consistency?first=0", 422),
     ("/v1/wards/ota/audit/proof/consistency?first=2&second=1", 422),
     ("/v1/wards/ota/audit/proof/consistency?first=1&second=999", 422),
@@ -82,6 +83,25 @@ async def test_bad_parameters_get_a_problem(platform: Platform) -> None:
     auditor = platform.audit.auth("*", "auditor")
     for path, status in BAD_PARAMETERS:
         assert_problem(await platform.audit.client.get(path, headers=auditor), status)
+
+
+async def test_a_malformed_event_id_is_named_as_such(platform: Platform) -> None:
+    await platform.audited("ota")
+    url = "/v1/wards/ota/audit/proof/inclusion?event_id=no-such-event"
+    problem = assert_problem(
+        await platform.audit.client.get(url, headers=platform.audit.auth("ota", "auditor")), 422
+    )
+    assert "event_id" in problem["detail"] and "UUID" in problem["detail"]
+
+
+async def test_an_event_of_another_ward_is_not_found(platform: Platform) -> None:
+    await platform.audited("ota")
+    await platform.audited("nerima")
+    nerima = await platform.audit.get_json("/v1/wards/nerima/audit/entries", start=0)
+    nerima_event = nerima["entries"][0]["event_id"]
+    url = f"/v1/wards/ota/audit/proof/inclusion?event_id={nerima_event}"
+    response = await platform.audit.client.get(url, headers=platform.audit.auth("*", "auditor"))
+    assert "not in the audit log of ward 'ota'" in assert_problem(response, 404)["detail"]
 
 
 async def test_a_ward_without_a_log_has_no_checkpoint(platform: Platform) -> None:
