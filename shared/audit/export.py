@@ -118,7 +118,7 @@ def read_verifier_keys(directory: Path) -> list[Verifier]:
     path = directory / VERIFIER_KEYS_FILE
     try:
         lines = path.read_text(encoding="utf-8").split()
-    except OSError as error:
+    except (OSError, UnicodeDecodeError) as error:
         raise ExportFormatError(f"cannot read {VERIFIER_KEYS_FILE}: {error}") from error
     return [Verifier.from_key_string(line) for line in lines]
 
@@ -161,8 +161,17 @@ def _write_entries(directory: Path, entries: Iterator[LogEntry]) -> int:
 
 
 def _prepare_empty_directory(directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    if any(directory.iterdir()):
+    if directory.exists() and not directory.is_dir():
+        raise ExportFormatError(
+            f"{directory} is not a directory: export needs a new or empty directory"
+        )
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        in_use = any(directory.iterdir())
+    except OSError as error:
+        message = f"cannot make the export directory {directory}: {error.strerror}"
+        raise ExportFormatError(message) from error
+    if in_use:
         raise ExportFormatError(f"export directory {directory} is not empty")
     (directory / CHECKPOINTS_DIR).mkdir()
 

@@ -27,6 +27,7 @@ from shared.audit.errors import (
     UntrustedNoteError,
 )
 from shared.audit.export import (
+    CHECKPOINTS_DIR,
     ENTRIES_FILE,
     Manifest,
     read_checkpoint_notes,
@@ -85,7 +86,11 @@ def verify_export(
         heads = check_checkpoints(directory, keys, manifest)
         expected = _with_pinned(heads, _pinned_heads(pinned, keys, manifest))
         scan.run(expected, manifest.entries, workers)
-        _raise_first(missing_from_export(directory, manifest, heads, scan.total), scan.uncovered())
+        _raise_first(
+            missing_from_export(directory, manifest, heads, scan.total),
+            scan.uncovered(),
+            _nothing_signed(heads),
+        )
     except VerificationError as found:
         problem = found.problem
     return VerificationReport(
@@ -226,6 +231,14 @@ class _EntryScan:
             event_id,
             f"{ENTRIES_FILE} line {index + 1}",
         )
+
+
+def _nothing_signed(heads: Sequence[SignedHead]) -> Problem | None:
+    """An export is signed by at least one checkpoint (an empty log's signs the empty tree)."""
+    if heads:
+        return None
+    message = "the export holds no checkpoint, so nothing in it is signed"
+    return Problem(ProblemKind.MALFORMED_EXPORT, message, location=f"{CHECKPOINTS_DIR}/")
 
 
 def _read_manifest(directory: Path) -> Manifest:

@@ -1,0 +1,85 @@
+"""`kyodo audit export | verify | replay` given unusable paths, files or options: one line that
+says what is wrong, a non-zero exit, and nothing changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shared.audit.export import export_log
+from shared.audit.store import InMemoryLogStore
+from tests.integration.audit.test_cli_end_to_end import (
+    WARD,
+    AuditedPlatform,
+    audited,
+    export,
+    invoke,
+    this_projects_services,
+)
+
+pytestmark = pytest.mark.redis
+__all__ = ["audited", "this_projects_services"]  # fixtures used by name
+
+
+def refusal(platform: AuditedPlatform, *args: str) -> str:
+    """The one line that a refused command printed (exit 1, no traceback)."""
+    result = invoke(platform, *args)
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    (message,) = [line for line in result.output.splitlines() if line.startswith("✗")]
+    assert "Traceback" not in result.output
+    return message
+
+
+def test_export_to_a_file_is_refused(audited: AuditedPlatform, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("the auditor's own")
+    message = refusal(audited, "audit", "export", "--ward", WARD, "--out", str(notes))
+    assert message == f"✗ {notes} is not a directory: export needs a new or empty directory"
+    assert notes.read_text() == "the auditor's own"
+
+
+def test_export_below_a_file_is_refused(audited: AuditedPlatform, tmp_path: Path) -> None:
+    here = tmp_path / "here"
+    here.mkdir()
+    notes = here / "notes.txt"
+    notes.write_text("the auditor's own")
+    out = notes / "export"
+    message = refusal(audited, "audit", "export", "--ward", WARD, "--out", str(out))
+    assert message == f"✗ cannot make the export directory {out}: Not a directory"
+    assert list(here.iterdir()) == [notes] and notes.read_text() == "the auditor's own"
+
+
+def test_export_to_a_directory_in_use_is_refused(audited: AuditedPlatform, tmp_path: Path) -> None:
+    in_use = tmp_path / "in-use"
+    in_use.mkdir()
+    (in_use / "notes.txt").write_text("the auditor's own")
+    message = refusal(audited, "audit", "export", "--ward", WARD, "--out", str(in_use))
+    assert message == f"✗ export directory {in_use} is not empty"
+    assert [path.name for path in in_use.iterdir()] == ["notes.txt"]
+
+
+def test_a_key_file_of_garbage_is_named(audited: AuditedPlatform, tmp_path: Path) -> None:
+    directory = export(audited, tmp_path / "export")
+    (directory / "verifier-keys.txt").write_bytes(bytes(range(128, 256)))
+    message = refusal(audited, "audit", "verify", str(directory))
+    assert message.startswith("✗ malformed-export: cannot read verifier-keys.txt: 'utf-8' codec")
+    replay = ("audit", "replay", "--ward", WARD, "--export", str(directory))
+    assert refusal(audited, *replay).startswith("✗ cannot read verifier-keys.txt: 'utf-8' codec")
+
+
+def test_an_export_without_any_checkpoint_does_not_verify(
+    audited: AuditedPlatform, tmp_path: Path
+) -> None:
+    """It proves nothing: `kyodo audit export` refuses a ward without a checkpoint, and a
+    signed checkpoint of the empty tree would verify."""
+    directory = tmp_path / "export"
+    export_log(
+        InMemoryLogStore(WARD), directory, origin=f"kyodo.example/audit/{WARD}", verifiers=[]
+    )
+    verify = ("audit", "verify", str(directory), "--key", audited.verifier_key)
+    message = refusal(audited, *verify)
+    assert (
+        message == "✗ malformed-export: the export holds no checkpoint, so nothing in it is signed"
+    )
