@@ -6,7 +6,7 @@ import asyncio
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -61,7 +61,7 @@ def export_command(
 def verify_command(
     directory: Annotated[Path, typer.Argument(help="An export directory")],
     key: Keys = None,
-    workers: Annotated[int | None, typer.Option(help="Hashing processes")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Hashing processes")] = None,
     checkpoint: Annotated[
         list[Path] | None,
         typer.Option(
@@ -106,7 +106,10 @@ def verify_command(
 def replay_command(
     ward: Annotated[str, typer.Option(help="The ward whose log to replay")],
     until: Annotated[
-        str | None, typer.Option(help="Only events recorded by this ISO time (UTC if naive)")
+        str | None,
+        typer.Option(
+            help="Only events recorded by this ISO time, with its zone: 2024-04-01T00:00+09:00"
+        ),
     ] = None,
     size: Annotated[int | None, typer.Option(help="Only the first N entries")] = None,
     compare: Annotated[
@@ -258,7 +261,11 @@ def _parse_time(text: str | None) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except ValueError as error:
         raise typer.BadParameter(f"--until {text!r} is not an ISO 8601 time") from error
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if moment.tzinfo is None:
+        raise typer.BadParameter(
+            f"--until {text!r} has no time zone: add one, e.g. +09:00 for Japan or Z for UTC"
+        )
+    return moment
 
 
 def _verifiers(keys: list[str] | None) -> list[Verifier] | None:

@@ -3,6 +3,8 @@ says what is wrong, a non-zero exit, and nothing changed."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,8 @@ from tests.integration.audit.test_cli_end_to_end import (
     audited,
     export,
     invoke,
+    kyodo,
+    leaf_at,
     this_projects_services,
 )
 
@@ -83,3 +87,61 @@ def test_an_export_without_any_checkpoint_does_not_verify(
     assert (
         message == "✗ malformed-export: the export holds no checkpoint, so nothing in it is signed"
     )
+
+
+def usage_error(platform: AuditedPlatform, *args: str) -> str:
+    """What a command refused for its options printed (exit 2, no traceback)."""
+    code, output = kyodo(platform, *args)
+    assert code == 2, output
+    assert "Traceback" not in output
+    return output
+
+
+@pytest.mark.parametrize("until", ["2024-04-01T00:00:00", "2024-04-01"])
+def test_replay_until_a_time_without_a_zone_is_refused(
+    audited: AuditedPlatform, until: str
+) -> None:
+    """A naive time could be Japan's or UTC's, nine hours apart: a replay must not guess."""
+    output = usage_error(audited, "audit", "replay", "--ward", WARD, "--until", until)
+    assert f"--until {until!r} has no time zone: add one, e.g. +09:00 for Japan or Z" in output
+
+
+def test_replay_until_reads_the_time_zone_given(audited: AuditedPlatform) -> None:
+    recorded_at = datetime.fromisoformat(json.loads(leaf_at(audited, 4))["recorded_at"])
+    in_japan = recorded_at.astimezone(timezone(timedelta(hours=9))).isoformat()
+    code, output = kyodo(audited, "audit", "replay", "--ward", WARD, "--until", in_japan)
+    assert code == 0, output
+    assert "5 events applied from 15 signed entries" in output
+
+
+@pytest.mark.parametrize(
+    "until", ["yesterday", "2024-13-01T00:00:00+09:00", "2024-04-01T00:00:00+25:00"]
+)
+def test_replay_until_a_time_that_is_none_is_refused(audited: AuditedPlatform, until: str) -> None:
+    output = usage_error(audited, "audit", "replay", "--ward", WARD, "--until", until)
+    assert f"--until {until!r} is not an ISO 8601 time" in output
+
+
+def test_replay_until_and_size_together_are_refused(audited: AuditedPlatform) -> None:
+    replay = ("audit", "replay", "--ward", WARD, "--until", "2024-04-01T00:00Z", "--size", "3")
+    assert "give --until or --size, not both" in usage_error(audited, *replay)
+
+
+@pytest.mark.parametrize("size", ["16", "-1"])
+def test_replay_beyond_the_signed_size_is_refused(audited: AuditedPlatform, size: str) -> None:
+    message = refusal(audited, "audit", "replay", "--ward", WARD, "--size", size)
+    assert message == f"✗ size {size} is outside 0..15, the signed tree size"
+
+
+def test_replay_of_an_unknown_ward_is_refused(audited: AuditedPlatform) -> None:
+    message = refusal(audited, "audit", "replay", "--ward", "setagaya")
+    assert message == "✗ ward 'setagaya' has no signed checkpoint in the audit database"
+
+
+@pytest.mark.parametrize("workers", ["0", "-3"])
+def test_verify_with_no_hashing_process_is_refused(
+    audited: AuditedPlatform, tmp_path: Path, workers: str
+) -> None:
+    directory = export(audited, tmp_path / "export")
+    output = usage_error(audited, "audit", "verify", str(directory), "--workers", workers)
+    assert "Invalid value for '--workers'" in output
