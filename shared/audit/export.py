@@ -98,6 +98,7 @@ def parse_index_line(line: bytes) -> IndexRecord:
 
 
 def read_manifest(directory: Path) -> Manifest:
+    _require_export_directory(directory)
     try:
         raw = json.loads((directory / MANIFEST_FILE).read_text(encoding="utf-8"))
         manifest = Manifest(
@@ -115,6 +116,7 @@ def read_manifest(directory: Path) -> Manifest:
 
 
 def read_verifier_keys(directory: Path) -> list[Verifier]:
+    _require_export_directory(directory)
     path = directory / VERIFIER_KEYS_FILE
     try:
         lines = path.read_text(encoding="utf-8").split()
@@ -199,6 +201,12 @@ def _field(raw: Any, name: str, kind: type[T]) -> T:
     if not isinstance(value, kind):
         raise ValueError(f"field {name!r} is missing or not a {kind.__name__}")
     return value
+
+
+def _require_export_directory(directory: Path) -> None:
+    if not directory.is_dir():
+        missing = "does not exist" if not directory.exists() else "is not a directory"
+        raise ExportFormatError(f"there is no export at {directory}: it {missing}")
 
 
 def _read_text(path: Path) -> str:

@@ -73,6 +73,22 @@ def test_a_key_file_of_garbage_is_named(audited: AuditedPlatform, tmp_path: Path
     assert refusal(audited, *replay).startswith("✗ cannot read verifier-keys.txt: 'utf-8' codec")
 
 
+@pytest.mark.parametrize("made", [False, True], ids=["missing", "a file"])
+def test_an_export_that_is_not_a_directory_is_named(
+    audited: AuditedPlatform, tmp_path: Path, made: bool
+) -> None:
+    path = tmp_path / "export"
+    if made:
+        path.write_text("the auditor's own")
+    what = "is not a directory" if made else "does not exist"
+    expected = f"there is no export at {path}: it {what}"
+    verify = ("audit", "verify", str(path), "--key", audited.verifier_key)
+    assert refusal(audited, *verify) == f"✗ malformed-export: {expected}"
+    assert refusal(audited, "audit", "replay", "--ward", WARD, "--export", str(path)) == (
+        f"✗ {expected}"
+    )
+
+
 def test_an_export_without_any_checkpoint_does_not_verify(
     audited: AuditedPlatform, tmp_path: Path
 ) -> None:
