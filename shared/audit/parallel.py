@@ -16,12 +16,14 @@ import asyncio
 import multiprocessing
 import os
 import queue
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.synchronize import Event
 from pathlib import Path
+from typing import TypeAlias
 
 import orjson
 
@@ -49,8 +51,8 @@ from shared.service import ServiceSpec
 SpecLoader = Callable[[], Mapping[str, ServiceSpec]]
 """Finds the services' specs again in a fresh process: a module-level function (picklable)."""
 PARALLEL_FROM_ENTRIES = 50_000
-"""The smallest signed log replayed in several processes unless they are asked for: starting
-each process (a fresh interpreter importing every service) takes about a second and a half,
+"""The smallest signed log replayed in several processes unless they are asked for: the groups
+replayed elsewhere start a second or more late (a fresh interpreter importing every service),
 as long as one process takes to replay some 20,000 events."""
 PROGRESS_EVERY = 0.1
 """Seconds between two looks at the processes' progress."""
@@ -88,6 +90,9 @@ class GroupJob:
 class GroupOutcome:
     services: list[ServiceReplay]
     applied: int
+
+
+_Reports: TypeAlias = "queue.SimpleQueue[tuple[int, int]] | multiprocessing.Queue[tuple[int, int]]"
 
 
 class _Stopped(Exception):
@@ -174,11 +179,18 @@ async def _run(
     ) as pool:
         loop = asyncio.get_running_loop()
         started = [loop.run_in_executor(pool, replay_group, job) for job in elsewhere]
+        # This process's reports stay in it: were it to write into the processes' pipe, a
+        # worker killed while holding the pipe's lock would block its writer thread for good.
+        mine: queue.SimpleQueue[tuple[int, int]] = queue.SimpleQueue()
         local = asyncio.ensure_future(
-            _replay_job(here, specs, _reporter(here.share.index, reports, stop))
+            _replay_job(here, specs, _reporter(here.share.index, mine.put, stop))
         )
         futures = [local, *started]
-        await _follow(futures, reports, stop, signed, progress)
+        try:
+            await _follow(futures, (mine, reports), stop, signed, progress)
+        except BaseException:
+            await _settle(futures, (mine, reports), stop, signed)
+            raise
     failures = [error for future in futures if (error := _failure(future)) is not None]
     if failures:
         raise failures[0]
@@ -187,7 +199,7 @@ async def _run(
 
 async def _follow(
     futures: Sequence[asyncio.Future[GroupOutcome]],
-    reports: multiprocessing.Queue[tuple[int, int]],
+    sources: Sequence[_Reports],
     stop: Event,
     signed: int,
     progress: Progress | None,
@@ -198,16 +210,37 @@ async def _follow(
     pending = set(futures)
     while pending:
         done, pending = await asyncio.wait(pending, timeout=PROGRESS_EVERY)
-        if any(future.exception() is not None for future in done):
+        if any(future.cancelled() or future.exception() is not None for future in done):
             stop.set()
-        while True:
-            try:
-                index, count = reports.get_nowait()
-            except queue.Empty:
-                break
-            read[index] = count
+        for reports in sources:
+            while True:
+                try:
+                    index, count = reports.get_nowait()
+                except queue.Empty:
+                    break
+                read[index] = count
         if progress:
             progress(min(read), signed)
+
+
+async def _settle(
+    futures: Sequence[asyncio.Future[GroupOutcome]],
+    sources: Sequence[_Reports],
+    stop: Event,
+    signed: int,
+) -> None:
+    """After the caller was cancelled (or ``progress`` failed): every process, this one's too,
+    gives up at its next chunk, and the reports are still read until all have, so that none
+    blocks on a full pipe and the pool's shutdown returns; a further cancellation waits too."""
+    stop.set()
+    while not all(future.done() for future in futures):
+        try:
+            await _follow(futures, sources, stop, signed, None)
+        except asyncio.CancelledError:
+            continue
+    for future in futures:
+        if not future.cancelled():
+            future.exception()  # each has given up or failed: retrieved, not logged at exit
 
 
 def _failure(future: asyncio.Future[GroupOutcome]) -> BaseException | None:
@@ -228,6 +261,17 @@ def _remember(reports: multiprocessing.Queue[tuple[int, int]], stop: Event) -> N
     """In each replay process: where to report progress, and the sign to give up."""
     global _reports, _stop
     _reports, _stop = reports, stop
+    reports.cancel_join_thread()  # at exit, never wait on a pipe no one may read any more
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+
+
+def _exit_with(parent: multiprocessing.process.BaseProcess) -> None:
+    """Ends this replay process once the replay that started it is gone (killed): its lock on
+    the scratch directory goes with it, so that the next replay into the target sweeps it."""
+    parent.join()
+    os._exit(1)
 
 
 def replay_group(job: GroupJob) -> GroupOutcome:
@@ -237,7 +281,7 @@ def replay_group(job: GroupJob) -> GroupOutcome:
     if missing:
         raise ReplayError(f"the replay process cannot load the service(s) {', '.join(missing)}")
     assert _reports is not None and _stop is not None, "set by the pool's initializer"
-    replaying = _replay_job(job, specs, _reporter(job.share.index, _reports, _stop))
+    replaying = _replay_job(job, specs, _reporter(job.share.index, _reports.put, _stop))
     with holding(job.target):  # not swept while this process builds, whatever its parent
         return asyncio.run(replaying)
 
@@ -254,11 +298,11 @@ async def _replay_job(
     return GroupOutcome(services, applied)
 
 
-def _reporter(index: int, reports: multiprocessing.Queue[tuple[int, int]], stop: Event) -> Progress:
+def _reporter(index: int, put: Callable[[tuple[int, int]], None], stop: Event) -> Progress:
     def report(done: int, _total: int) -> None:
         if stop.is_set():
             raise _Stopped
-        reports.put((index, done))
+        put((index, done))
 
     return report
 
