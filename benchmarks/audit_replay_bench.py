@@ -319,8 +319,10 @@ RUNS = (
     ("mixed", 80_000, MIXED, 1),
     ("mixed", 80_000, MIXED, 2),
     ("mixed", 80_000, MIXED, 1),
+    ("mixed", 400_000, MIXED, 2),
 )
-"""(log, events, read models, processes); the mixed runs alternate between the two ways."""
+"""(log, events, read models, processes); the mixed runs alternate between the two ways, and
+the last shows memory that does not grow with the log."""
 
 
 def run(
