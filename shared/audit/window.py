@@ -101,11 +101,15 @@ def _places_past(at: int, end: int | None) -> int | None:
     return at - end if end is not None and at >= end else None
 
 
+UNREADABLE = "unreadable"
+"""The event_id of an entry that is not JSON."""
+
+
 def envelope_event_id(leaf: bytes) -> str:
     try:
         envelope = json.loads(leaf)
     except ValueError:
-        return "unreadable"
+        return UNREADABLE
     event_id = envelope.get("event_id") if isinstance(envelope, dict) else None
     return event_id if isinstance(event_id, str) else "unknown"
 

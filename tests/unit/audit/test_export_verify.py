@@ -269,6 +269,14 @@ def test_truncated_entries_are_named(exported: Path) -> None:
     assert f"entry 57 ({event_id(57)}) and later were removed" in message
 
 
+def test_an_entry_cut_short_is_named_as_no_longer_json(exported: Path) -> None:
+    lines = entry_lines(exported)
+    write_entry_lines(exported, [*lines[:56], lines[56][:40]])
+    message = assert_problem(verify_export(exported), ProblemKind.CHANGED_ENTRY, 56)
+    assert message.startswith(f"entry 56 ({event_id(56)}) was changed")
+    assert message.endswith("; it no longer reads as JSON (entries.jsonl line 57)")
+
+
 def test_a_change_hidden_in_the_index_too_is_still_located_by_checkpoint(exported: Path) -> None:
     lines = entry_lines(exported)
     lines[56] = lines[56].replace(b'"amount_yen":1056', b'"amount_yen":1066')
