@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from shared.audit.export import IndexRecord
 from shared.audit.problems import Problem, ProblemKind
-from shared.audit.window import UNREADABLE, EntryWindow, entry_problem
+from shared.audit.window import EntryWindow, entry_problem
 
 LINE_UP = 8
 """How many following entries must agree with a shift for it to explain a difference."""
@@ -173,7 +173,7 @@ def _insertion(window: EntryWindow, record: IndexRecord, count: int) -> Problem:
 
 def _changed(window: EntryWindow, record: IndexRecord) -> Problem:
     index = record.index
-    found = _what_it_reads(window.event_id_at(index), record.event_id)
+    found = _what_it_reads(window, index, record.event_id)
     return entry_problem(
         ProblemKind.CHANGED_ENTRY,
         f"entry {index} ({record.event_id}) was changed: its bytes no longer hash to the leaf "
@@ -184,9 +184,8 @@ def _changed(window: EntryWindow, record: IndexRecord) -> Problem:
     )
 
 
-def _what_it_reads(found_id: str, logged_id: str) -> str:
-    if found_id == logged_id:
-        return ""
-    if found_id == UNREADABLE:
+def _what_it_reads(window: EntryWindow, index: int, logged_id: str) -> str:
+    if window.reads_as_json(index) is False:
         return "; it no longer reads as JSON"
-    return f"; its event_id now reads {found_id!r}"
+    found_id = window.event_id_at(index)
+    return "" if found_id == logged_id else f"; its event_id now reads {found_id!r}"

@@ -171,7 +171,7 @@ def _prepare_empty_directory(directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         in_use = any(directory.iterdir())
     except OSError as error:
-        message = f"cannot make the export directory {directory}: {error.strerror}"
+        message = f"cannot make or read the export directory {directory}: {error.strerror}"
         raise ExportFormatError(message) from error
     if in_use:
         raise ExportFormatError(f"export directory {directory} is not empty")

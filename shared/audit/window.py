@@ -52,6 +52,17 @@ class EntryWindow:
             return "unknown"
         return envelope_event_id(self.leaves[offset])
 
+    def reads_as_json(self, index: int) -> bool | None:
+        """Whether the entry at ``index`` is a JSON document; None when it is not loaded."""
+        offset = index - self.start
+        if not 0 <= offset < len(self.leaves):
+            return None
+        try:
+            json.loads(self.leaves[offset])
+        except ValueError:
+            return False
+        return True
+
     def holds(self, position: int, index: int) -> bool | None:
         """Whether the entry at ``position`` of the file is the logged entry ``index``; None
         when that cannot be told from what is loaded. Past the end of the entries, it holds
@@ -101,15 +112,11 @@ def _places_past(at: int, end: int | None) -> int | None:
     return at - end if end is not None and at >= end else None
 
 
-UNREADABLE = "unreadable"
-"""The event_id of an entry that is not JSON."""
-
-
 def envelope_event_id(leaf: bytes) -> str:
     try:
         envelope = json.loads(leaf)
     except ValueError:
-        return UNREADABLE
+        return "unreadable"
     event_id = envelope.get("event_id") if isinstance(envelope, dict) else None
     return event_id if isinstance(event_id, str) else "unknown"
 

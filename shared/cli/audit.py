@@ -170,8 +170,8 @@ def _replay(
     from shared.cli.discovery import discovered_specs
 
     def run(log: SignedLog) -> ReplayResult:
-        """In one process per CPU: this one, and others that find the services' specs again by
-        discovery."""
+        """In this process, or with ``--processes`` (by default one per CPU from 50,000
+        entries) also in others that find the services' specs again by discovery."""
         return _run_replay(
             lambda advance: replay(
                 log,

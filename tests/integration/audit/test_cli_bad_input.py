@@ -51,7 +51,7 @@ def test_export_below_a_file_is_refused(audited: AuditedPlatform, tmp_path: Path
     notes.write_text("the auditor's own")
     out = notes / "export"
     message = refusal(audited, "audit", "export", "--ward", WARD, "--out", str(out))
-    assert message == f"✗ cannot make the export directory {out}: Not a directory"
+    assert message == f"✗ cannot make or read the export directory {out}: Not a directory"
     assert list(here.iterdir()) == [notes] and notes.read_text() == "the auditor's own"
 
 

@@ -277,6 +277,14 @@ def test_an_entry_cut_short_is_named_as_no_longer_json(exported: Path) -> None:
     assert message.endswith("; it no longer reads as JSON (entries.jsonl line 57)")
 
 
+def test_an_entry_whose_event_id_now_reads_unreadable_is_named_by_it(exported: Path) -> None:
+    lines = entry_lines(exported)
+    lines[56] = lines[56].replace(event_id(56).encode(), b"unreadable")
+    write_entry_lines(exported, lines)
+    message = assert_problem(verify_export(exported), ProblemKind.CHANGED_ENTRY, 56)
+    assert message.endswith("; its event_id now reads 'unreadable' (entries.jsonl line 57)")
+
+
 def test_a_change_hidden_in_the_index_too_is_still_located_by_checkpoint(exported: Path) -> None:
     lines = entry_lines(exported)
     lines[56] = lines[56].replace(b'"amount_yen":1056', b'"amount_yen":1066')

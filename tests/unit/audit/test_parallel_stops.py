@@ -7,10 +7,13 @@ import asyncio
 import gc
 import multiprocessing
 import os
+import select
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -30,7 +33,13 @@ PACE = "KYODO_TEST_REPLAY_PACE"
 LEAVES = "KYODO_TEST_REPLAY_LEAVES"
 REPOSITORY = Path(__file__).resolve().parents[3]
 GONE_WITHIN = 10.0
-"""Seconds a replay process has to end once its replay was killed."""
+"""Seconds a replay process has to end once its replay was killed, and a killed replay has to
+say which processes it started."""
+GIVEN_UP_WITHIN = 10.0
+"""Seconds a cancelled replay has to return, where each group would take 30 or more."""
+SEVERAL_CPUS = pytest.mark.skipif(
+    (os.cpu_count() or 1) < 2, reason="several processes need several CPUs"
+)
 
 
 class PacedProbe(ProbeProjection):
@@ -52,51 +61,49 @@ def paced_log() -> SignedLog:
     return signed_as_they_are([event(n).to_json() for n in range(int(os.environ[LEAVES]))])
 
 
-async def paced_replay(target: Path, progress: Progress | None = None) -> None:
+async def paced_replay(target: Path, log: SignedLog, progress: Progress | None = None) -> None:
     specs = paced_specs()
     await parallel.replay(
-        paced_log(), specs, target, progress=progress, load_specs=paced_specs, processes=2, batch=4
+        log, specs, target, progress=progress, load_specs=paced_specs, processes=2, batch=4
     )
 
 
-def replay_tasks() -> list[asyncio.Task[object]]:
-    return [task for task in asyncio.all_tasks() if "_replay_job" in repr(task.get_coro())]
-
-
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="several processes need several CPUs")
+@SEVERAL_CPUS
 @pytest.mark.parametrize(
-    ("leaves", "pace"),
-    [(1_200, 0.02), (20_000, 0.001)],
-    ids=["slow chunks", "more reports than a pipe holds"],
+    ("leaves", "pace"), [(6_000, 0.02), (60_000, 0.002)], ids=["slow chunks", "many chunks"]
 )
 async def test_a_cancelled_replay_stops_every_group_and_leaves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, leaves: int, pace: float
 ) -> None:
-    """Each group would take seconds; the caller gives up after one and a half."""
+    """Each group would take half a minute; the caller gives up after one and a half seconds."""
     monkeypatch.setenv(LEAVES, str(leaves))
     monkeypatch.setenv(PACE, str(pace))
     collector = gc.get_threshold(), gc.get_freeze_count()
+    log = paced_log()
+    tasks, children = asyncio.all_tasks(), multiprocessing.active_children()
+    began = time.monotonic()
     with pytest.raises(TimeoutError):
-        await asyncio.wait_for(paced_replay(tmp_path / "target"), 1.5)
-    assert replay_tasks() == []
+        await asyncio.wait_for(paced_replay(tmp_path / "target", log), 1.5)
+    assert time.monotonic() - began < GIVEN_UP_WITHIN
+    assert asyncio.all_tasks() == tasks
     assert (gc.get_threshold(), gc.get_freeze_count()) == collector
     assert not (tmp_path / "target").exists()
-    assert multiprocessing.active_children() == []
+    assert multiprocessing.active_children() == children
 
 
 def replay_until_killed(target: str) -> None:
     """Run by the test in an interpreter of its own: prints the ids of its replay processes
-    once they run, then replays until it is killed."""
+    once every group has applied a chunk (so each holds its lock), then replays on."""
     printed = False
 
-    def progress(_done: int, _total: int) -> None:
+    def progress(done: int, _total: int) -> None:
         nonlocal printed
         children = multiprocessing.active_children()
-        if children and not printed:
+        if done and children and not printed:
             print(" ".join(str(child.pid) for child in children), flush=True)
             printed = True
 
-    asyncio.run(paced_replay(Path(target), progress))
+    asyncio.run(paced_replay(Path(target), paced_log(), progress))
 
 
 def running(pid: int) -> bool:
@@ -108,22 +115,54 @@ def running(pid: int) -> bool:
     return state != "Z"
 
 
+@contextmanager
+def replay_in_its_own_session(target: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A paced replay in a new session, killed with every process of it on the way out."""
+    code = f"from {__name__} import replay_until_killed; replay_until_killed({str(target)!r})"
+    environment = {**os.environ, LEAVES: "1200", PACE: "0.05"}
+    replay = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=REPOSITORY,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        yield replay
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(replay.pid, signal.SIGKILL)
+        replay.wait()
+        if replay.stdout is not None:
+            replay.stdout.close()
+
+
+def first_line(replay: subprocess.Popen[bytes], within: float) -> bytes:
+    assert replay.stdout is not None
+    readable, _, _ = select.select([replay.stdout], [], [], within)
+    assert readable, f"the replay printed nothing in {within} s"
+    return replay.stdout.readline()
+
+
+def swept_once_free(target: Path, within: float) -> list[Path]:
+    """The scratch directories the next replay would sweep, once the killed one's are free."""
+    deadline = time.monotonic() + within
+    while not (removed := remove_abandoned_scratch(target)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return removed
+
+
+@SEVERAL_CPUS
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads process states from /proc")
 def test_a_replay_process_ends_with_the_replay_that_started_it(tmp_path: Path) -> None:
     target = tmp_path / "target"
-    code = f"from {__name__} import replay_until_killed; replay_until_killed({str(target)!r})"
-    environment = {**os.environ, LEAVES: "1200", PACE: "0.05"}
-    with subprocess.Popen(
-        [sys.executable, "-c", code], cwd=REPOSITORY, env=environment, stdout=subprocess.PIPE
-    ) as replay:
-        assert replay.stdout is not None
-        replay_processes = [int(pid) for pid in replay.stdout.readline().split()]
+    with replay_in_its_own_session(target) as replay:
+        replay_processes = [int(pid) for pid in first_line(replay, GONE_WITHIN).split()]
+        (scratch,) = target.glob(f"{SCRATCH_PREFIX}*")
+        assert remove_abandoned_scratch(target) == []  # locked by the replay and its processes
         replay.kill()
-    assert replay_processes
-    deadline = time.monotonic() + GONE_WITHIN
-    while any(map(running, replay_processes)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(map(running, replay_processes))
-    (scratch,) = target.glob(f"{SCRATCH_PREFIX}*")
-    assert remove_abandoned_scratch(target) == [scratch]
-    assert list(target.iterdir()) == []
+        assert replay_processes
+        assert swept_once_free(target, GONE_WITHIN) == [scratch]
+        assert not any(map(running, replay_processes))
+        assert list(target.iterdir()) == []
