@@ -47,21 +47,23 @@ class EntryWindow:
         return self.hashes[offset] if 0 <= offset < len(self.hashes) else None
 
     def event_id_at(self, index: int) -> str:
-        offset = index - self.start
-        if not 0 <= offset < len(self.leaves):
-            return "unknown"
-        return envelope_event_id(self.leaves[offset])
+        leaf = self._leaf_at(index)
+        return "unknown" if leaf is None else envelope_event_id(leaf)
 
     def reads_as_json(self, index: int) -> bool | None:
         """Whether the entry at ``index`` is a JSON document; None when it is not loaded."""
-        offset = index - self.start
-        if not 0 <= offset < len(self.leaves):
+        leaf = self._leaf_at(index)
+        if leaf is None:
             return None
         try:
-            json.loads(self.leaves[offset])
+            json.loads(leaf)
         except ValueError:
             return False
         return True
+
+    def _leaf_at(self, index: int) -> bytes | None:
+        offset = index - self.start
+        return self.leaves[offset] if 0 <= offset < len(self.leaves) else None
 
     def holds(self, position: int, index: int) -> bool | None:
         """Whether the entry at ``position`` of the file is the logged entry ``index``; None
